@@ -1,0 +1,2 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+from .optimizers import *  # noqa: F401,F403

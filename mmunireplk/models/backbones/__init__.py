@@ -1,0 +1,4 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+from .unireplknet import UniRepLKNet
+
+__all__ = ['UniRepLKNet']

@@ -1,0 +1,310 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""UniRepLKNet backbone (Ding et al., CVPR 2024) for OpenMMLab 2.x."""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmunireplk.registry import MODELS
+from ..layers import LayerNorm2d, UniRepLKNetBlock
+from ..utils import load_pretrained_backbone
+
+
+def _kernels_small_to_large(depths: Sequence[int],
+                            stage3_pattern: Sequence[int]) -> tuple:
+    """Default kernels: 3x3 in stage 1, 13x13 in 2 and 4, a pattern in 3."""
+    stage3 = tuple(stage3_pattern) * (depths[2] // len(stage3_pattern))
+    return ((3, ) * depths[0], (13, ) * depths[1], stage3,
+            (13, ) * depths[3])
+
+
+def _arch(depths, dims, stage3_pattern) -> dict:
+    return dict(
+        depths=depths,
+        dims=dims,
+        kernel_sizes=_kernels_small_to_large(depths, stage3_pattern))
+
+
+@MODELS.register_module()
+class UniRepLKNet(BaseModule):
+    """UniRepLKNet backbone.
+
+    A re-parameterisable large-kernel ConvNet from `UniRepLKNet: A Universal
+    Perception Large-Kernel ConvNet for Audio, Video, Point Cloud, Time-Series
+    and Image Recognition <https://arxiv.org/abs/2311.15599>`_. Parameter
+    names follow the public checkpoints, so they load without renaming.
+
+    Args:
+        arch (str | dict): One of ``'atto' 'femto' 'pico' 'nano' 'tiny'
+            'small' 'base' 'large' 'xlarge'`` (or ``'a' 'f' 'p' 'n' 't' 's'
+            'b' 'l' 'xl'``), or a dict with ``depths``, ``dims`` and
+            optionally ``kernel_sizes``. Defaults to ``'tiny'``.
+        in_channels (int): Input channels. Defaults to 3.
+        out_indices (Sequence[int]): Stages whose (normalised) outputs are
+            returned. Defaults to ``(0, 1, 2, 3)``.
+        drop_path_rate (float): Stochastic depth rate, increasing linearly
+            over the blocks. Defaults to 0.
+        layer_scale_init_value (float, optional): Initial layer scale; None
+            or 0 disables it. Defaults to 1e-6.
+        kernel_sizes (Sequence[Sequence[int]], optional): Per-block kernel
+            sizes overriding the arch's, one sequence per stage.
+        frozen_stages (int): -1 freezes nothing, 0 the stem, ``i >= 1`` the
+            stem and stages 1..i (with their downsampling layers and output
+            norms). Defaults to -1.
+        norm_eval (bool): Keep BatchNorm layers in eval mode while training.
+            Defaults to False.
+        with_cp (bool): Activation checkpointing of every block.
+            Defaults to False.
+        use_sync_bn (bool): Use SyncBatchNorm for all BNs. Defaults to False.
+        deploy (bool): Build the re-parameterised (deploy) form.
+            Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialisation config. A
+            ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` loads public
+            ImageNet weights (see :func:`load_pretrained_backbone`).
+    """
+    arch_settings: Dict[str, dict] = {
+        'atto': _arch((2, 2, 6, 2), (40, 80, 160, 320), (13, )),
+        'femto': _arch((2, 2, 6, 2), (48, 96, 192, 384), (13, )),
+        'pico': _arch((2, 2, 6, 2), (64, 128, 256, 512), (13, )),
+        'nano': _arch((2, 2, 8, 2), (80, 160, 320, 640), (13, )),
+        'tiny': _arch((3, 3, 18, 3), (80, 160, 320, 640), (13, 3)),
+        'small': _arch((3, 3, 27, 3), (96, 192, 384, 768), (13, 3, 3)),
+        'base': _arch((3, 3, 27, 3), (128, 256, 512, 1024), (13, 3, 3)),
+        'large': _arch((3, 3, 27, 3), (192, 384, 768, 1536), (13, 3, 3)),
+        'xlarge': _arch((3, 3, 27, 3), (256, 512, 1024, 2048), (13, 3, 3)),
+    }
+    arch_aliases: Dict[str, str] = {
+        'a': 'atto', 'f': 'femto', 'p': 'pico', 'n': 'nano', 't': 'tiny',
+        's': 'small', 'b': 'base', 'l': 'large', 'xl': 'xlarge'
+    }  # yapf: disable
+    num_stages = 4
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: Optional[float] = 1e-6,
+                 kernel_sizes: Optional[Sequence[Sequence[int]]] = None,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 use_sync_bn: bool = False,
+                 deploy: bool = False,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.depths, self.dims, self.kernel_sizes = self._parse_arch(
+            arch, kernel_sizes)
+        self.out_indices = self._parse_out_indices(out_indices)
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, '
+                             f'{self.num_stages}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.deploy = deploy
+
+        dims = self.dims
+        self.downsample_layers = nn.ModuleList()
+        self.downsample_layers.append(
+            nn.Sequential(
+                nn.Conv2d(in_channels, dims[0] // 2, 3, 2, 1),
+                LayerNorm2d(dims[0] // 2), nn.GELU(),
+                nn.Conv2d(dims[0] // 2, dims[0], 3, 2, 1),
+                LayerNorm2d(dims[0])))
+        for i in range(1, self.num_stages):
+            self.downsample_layers.append(
+                nn.Sequential(
+                    nn.Conv2d(dims[i - 1], dims[i], 3, 2, 1),
+                    LayerNorm2d(dims[i])))
+
+        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        self.stages = nn.ModuleList()
+        block_idx = 0
+        for i in range(self.num_stages):
+            self.stages.append(
+                nn.Sequential(*[
+                    UniRepLKNetBlock(
+                        dim=dims[i],
+                        kernel_size=self.kernel_sizes[i][j],
+                        drop_path=dpr[block_idx + j],
+                        layer_scale_init_value=layer_scale_init_value,
+                        deploy=deploy,
+                        with_cp=with_cp,
+                        use_sync_bn=use_sync_bn)
+                    for j in range(self.depths[i])
+                ]))
+            block_idx += self.depths[i]
+
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', LayerNorm2d(dims[i]))
+
+        self._freeze_stages()
+
+    def _parse_arch(self, arch, kernel_sizes) -> Tuple[tuple, tuple, tuple]:
+        if isinstance(arch, str):
+            name = self.arch_aliases.get(arch.lower(), arch.lower())
+            if name not in self.arch_settings:
+                valid = list(self.arch_settings) + list(self.arch_aliases)
+                raise KeyError(f'Unknown UniRepLKNet arch {arch!r}; valid '
+                               f'archs are {valid} or a dict with "depths", '
+                               f'"dims" and optionally "kernel_sizes"')
+            arch = self.arch_settings[name]
+        elif isinstance(arch, dict):
+            missing = {'depths', 'dims'} - set(arch)
+            if missing:
+                raise KeyError(f'A custom UniRepLKNet arch needs the keys '
+                               f'{sorted(missing)}; got {sorted(arch)}')
+        else:
+            raise TypeError(f'arch must be a str or a dict, got {type(arch)}')
+        depths = tuple(int(d) for d in arch['depths'])
+        dims = tuple(int(d) for d in arch['dims'])
+        if len(depths) != self.num_stages or len(dims) != self.num_stages:
+            raise ValueError(f'depths and dims need {self.num_stages} values, '
+                             f'got {depths} and {dims}')
+        if kernel_sizes is None:
+            kernel_sizes = arch.get('kernel_sizes')
+        if kernel_sizes is None:
+            raise ValueError('A custom arch without "kernel_sizes" needs the '
+                             '"kernel_sizes" argument')
+        kernel_sizes = tuple(tuple(int(k) for k in ks) for ks in kernel_sizes)
+        if tuple(len(ks) for ks in kernel_sizes) != depths:
+            raise ValueError(f'kernel_sizes must give one kernel per block '
+                             f'(depths {depths}), got {kernel_sizes}')
+        return depths, dims, kernel_sizes
+
+    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        parsed = []
+        for index in out_indices:
+            if not -self.num_stages <= index < self.num_stages:
+                raise ValueError(f'out_indices must be in [-4, 3], got '
+                                 f'{index}')
+            parsed.append(index % self.num_stages)
+        return tuple(sorted(set(parsed)))
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        outs = []
+        for i in range(self.num_stages):
+            x = self.stages[i](self.downsample_layers[i](x))
+            if i in self.out_indices:
+                outs.append(getattr(self, f'norm{i}')(x))
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        modules = [self.downsample_layers[0]]
+        for i in range(self.frozen_stages):
+            modules += [self.downsample_layers[i], self.stages[i]]
+            if i in self.out_indices:
+                modules.append(getattr(self, f'norm{i}'))
+        for module in modules:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'UniRepLKNet':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
+
+    def switch_to_deploy(self) -> 'UniRepLKNet':
+        """Re-parameterise every block in place into the deploy form.
+
+        Exact in eval mode (to fp32 rounding); idempotent; works on any
+        device. The frozen state is kept.
+        """
+        for module in self.modules():
+            if isinstance(module, UniRepLKNetBlock):
+                module.reparameterize()
+        self.deploy = True
+        self._freeze_stages()
+        return self
+
+    def init_weights(self) -> None:
+        """Initialise like the reference, then load pretrained weights."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                trunc_normal_(module.weight, std=.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        if isinstance(self.init_cfg, dict) and \
+                self.init_cfg.get('type') == 'Pretrained':
+            load_pretrained_backbone(
+                self,
+                self.init_cfg['checkpoint'],
+                prefix=self.init_cfg.get('prefix'),
+                map_location=self.init_cfg.get('map_location', 'cpu'))
+            self._is_init = True
+        elif self.init_cfg is not None:
+            super().init_weights()
+        else:
+            self._is_init = True
+        # Re-apply freezing so that loaded weights keep requires_grad=False.
+        self._freeze_stages()
+
+    def get_layer_depth(self,
+                        param_name: str,
+                        prefix: str = 'backbone.',
+                        num_layers: int = 12) -> Tuple[int, int]:
+        """ConvNeXt-style layer id of a parameter for layer-wise lr decay.
+
+        Stem 0; stage 1 -> 1; stage 2 and its downsampling -> 2;
+        downsampling 3 -> 3; stage-3 block j -> ``3 + j // 3``; stage 4 and
+        its downsampling -> ``num_layers``; everything else (output norms,
+        and parameters outside the backbone) -> ``num_layers + 1``.
+
+        Args:
+            param_name (str): Parameter name, e.g.
+                ``'backbone.stages.2.4.dwconv.lk_origin.weight'``.
+            prefix (str): Prefix of backbone parameters in ``param_name``.
+                Defaults to ``'backbone.'``.
+            num_layers (int): Layer count of the decay scheme.
+                Defaults to 12.
+
+        Returns:
+            tuple[int, int]: The layer id and the total number of layer ids
+            (``num_layers + 2``), as mmpretrain's backbones return them.
+        """
+        total = num_layers + 2
+        if not param_name.startswith(prefix):
+            return num_layers + 1, total
+        parts = param_name[len(prefix):].split('.')
+        if parts[0] == 'downsample_layers':
+            layer_id = (0, 2, 3, num_layers)[int(parts[1])]
+        elif parts[0] == 'stages':
+            stage_id, block_id = int(parts[1]), int(parts[2])
+            layer_id = (1, 2, 3 + block_id // 3, num_layers)[stage_id]
+        else:
+            layer_id = num_layers + 1
+        return layer_id, total
+
+    def get_stage_depth(self,
+                        param_name: str,
+                        prefix: str = 'backbone.',
+                        num_layers: int = 12) -> Tuple[int, int]:
+        """ConvNeXt-style stage id for ``stage_wise`` lr decay.
+
+        Downsampling layers 0; stage i -> ``i + 1``; everything else
+        ``num_layers + 1``. Returns the id and ``num_layers + 2``.
+        """
+        total = num_layers + 2
+        if not param_name.startswith(prefix):
+            return num_layers + 1, total
+        parts = param_name[len(prefix):].split('.')
+        if parts[0] == 'downsample_layers':
+            return 0, total
+        if parts[0] == 'stages':
+            return int(parts[1]) + 1, total
+        return num_layers + 1, total

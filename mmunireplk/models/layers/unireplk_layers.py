@@ -1,0 +1,398 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Building blocks of UniRepLKNet and their structural re-parameterisation.
+
+Every module keeps the parameter names of the public checkpoints (see the
+architecture spec), so ``state_dict()`` keys match them exactly.
+"""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from torch import Tensor
+
+# Kernel sizes and dilations of the parallel dilated branches of a
+# DilatedReparamBlock, keyed by its large kernel size K.
+DRB_BRANCHES: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {
+    17: ((5, 9, 3, 3, 3), (1, 2, 4, 5, 7)),
+    15: ((5, 7, 3, 3, 3), (1, 2, 3, 5, 7)),
+    13: ((5, 7, 3, 3, 3), (1, 2, 3, 4, 5)),
+    11: ((5, 5, 3, 3, 3), (1, 2, 3, 4, 5)),
+    9: ((5, 5, 3, 3), (1, 2, 3, 4)),
+    7: ((5, 3, 3), (1, 2, 3)),
+    5: ((3, 3), (1, 2)),
+}
+# Blocks use a plain depthwise conv for these kernels, a DRB above them.
+PLAIN_DW_KERNELS = (3, 5)
+BLOCK_KERNELS = PLAIN_DW_KERNELS + tuple(k for k in sorted(DRB_BRANCHES)
+                                         if k >= 7)
+
+
+def build_bn(num_features: int, use_sync_bn: bool = False) -> nn.Module:
+    """BatchNorm2d (eps 1e-5, momentum 0.1), or SyncBatchNorm if asked."""
+    bn_type = nn.SyncBatchNorm if use_sync_bn else nn.BatchNorm2d
+    return bn_type(num_features)
+
+
+def fuse_bn(conv_weight: Tensor, conv_bias: Optional[Tensor],
+            bn: nn.modules.batchnorm._BatchNorm) -> Tuple[Tensor, Tensor]:
+    """Fold an eval-mode BN that follows a conv into the conv's parameters.
+
+    Args:
+        conv_weight (Tensor): Conv weight of shape (C_out, ...).
+        conv_bias (Tensor, optional): Conv bias of shape (C_out, ) or None.
+        bn (_BatchNorm): The BN applied to the conv output.
+
+    Returns:
+        tuple[Tensor, Tensor]: The fused weight and bias.
+    """
+    std = (bn.running_var + bn.eps).sqrt()
+    scale = bn.weight / std
+    bias = bn.bias - bn.running_mean * scale
+    if conv_bias is not None:
+        bias = bias + conv_bias * scale
+    weight = conv_weight * scale.reshape(-1, *([1] * (conv_weight.dim() - 1)))
+    return weight, bias
+
+
+def dilated_to_dense_kernel(kernel: Tensor, dilation: int) -> Tensor:
+    """Turn a dilated kernel into the equivalent dense kernel.
+
+    A ``k x k`` kernel with dilation ``r`` equals a dense kernel of size
+    ``r * (k - 1) + 1`` with ``r - 1`` zeros between the taps. The result is
+    built on the kernel's own device and dtype.
+    """
+    if dilation == 1:
+        return kernel
+    k_h, k_w = kernel.shape[-2:]
+    dense = kernel.new_zeros(*kernel.shape[:-2], dilation * (k_h - 1) + 1,
+                             dilation * (k_w - 1) + 1)
+    dense[..., ::dilation, ::dilation] = kernel
+    return dense
+
+
+def pad_kernel_to(kernel: Tensor, size: int) -> Tensor:
+    """Zero-pad a square kernel (centred) to ``size x size``."""
+    pad = (size - kernel.shape[-1]) // 2
+    if pad < 0:
+        raise ValueError(f'cannot pad a {kernel.shape[-1]}x{kernel.shape[-1]} '
+                         f'kernel to the smaller size {size}')
+    return F.pad(kernel, [pad] * 4)
+
+
+def depthwise_conv(channels: int,
+                   kernel_size: int,
+                   dilation: int = 1,
+                   bias: bool = False) -> nn.Conv2d:
+    """A stride-1 'same' depthwise conv."""
+    return nn.Conv2d(
+        channels,
+        channels,
+        kernel_size,
+        stride=1,
+        padding=(dilation * (kernel_size - 1) + 1) // 2,
+        dilation=dilation,
+        groups=channels,
+        bias=bias)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop whole residual branches per sample.
+
+    Args:
+        drop_prob (float): Probability of dropping a sample's branch.
+    """
+
+    def __init__(self, drop_prob: float = 0.) -> None:
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.drop_prob == 0. or not self.training:
+            return x
+        keep_prob = 1 - self.drop_prob
+        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1))
+        mask.bernoulli_(keep_prob)
+        return x * mask / keep_prob
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channel dimension of an NCHW tensor.
+
+    Args:
+        num_channels (int): Number of channels C.
+        eps (float): Added to the (biased) variance. Defaults to 1e-6.
+    """
+
+    def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
+        super().__init__(num_channels, eps=eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class NCHWToNHWC(nn.Module):
+    """Permute an NCHW tensor to NHWC."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(0, 2, 3, 1)
+
+
+class NHWCToNCHW(nn.Module):
+    """Permute an NHWC tensor to NCHW."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(0, 3, 1, 2)
+
+
+class GRN(nn.Module):
+    """Global Response Normalisation on NHWC tensors (ConvNeXt V2).
+
+    ``y = (gamma * Nx + 1) * x + beta`` with ``Gx`` the L2 norm of ``x`` over
+    H and W and ``Nx = Gx / (mean_C(Gx) + 1e-6)``.
+
+    Args:
+        dim (int): Number of channels.
+        use_bias (bool): Whether ``beta`` exists. The deploy form folds it
+            into the following linear layer. Defaults to True.
+    """
+
+    def __init__(self, dim: int, use_bias: bool = True) -> None:
+        super().__init__()
+        self.use_bias = use_bias
+        self.gamma = nn.Parameter(torch.zeros(1, 1, 1, dim))
+        if use_bias:
+            self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        out = (self.gamma * nx + 1) * x
+        if self.use_bias:
+            out = out + self.beta
+        return out
+
+
+class SEBlock(nn.Module):
+    """Squeeze-and-excitation with 1x1 convs named ``down`` and ``up``.
+
+    Args:
+        channels (int): Input and output channels.
+        internal_channels (int): Channels of the bottleneck.
+    """
+
+    def __init__(self, channels: int, internal_channels: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(channels, internal_channels, 1, bias=True)
+        self.up = nn.Conv2d(internal_channels, channels, 1, bias=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = F.adaptive_avg_pool2d(x, 1)
+        w = torch.sigmoid(self.up(F.relu(self.down(w))))
+        return x * w
+
+
+class DilatedReparamBlock(nn.Module):
+    """Large-kernel depthwise conv plus parallel dilated small-kernel convs.
+
+    Training form: ``origin_bn(lk_origin(x)) + sum_b dil_bn_b(dil_conv_b(x))``
+    with every conv depthwise, stride 1 and bias-free. :meth:`reparameterize`
+    merges it into the single biased ``lk_origin`` conv of the deploy form.
+
+    Args:
+        channels (int): Number of channels.
+        kernel_size (int): The large kernel size K, one of 5, 7, ..., 17.
+        deploy (bool): Build the merged deploy form. Defaults to False.
+        use_sync_bn (bool): Use SyncBatchNorm. Defaults to False.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 kernel_size: int,
+                 deploy: bool = False,
+                 use_sync_bn: bool = False) -> None:
+        super().__init__()
+        if kernel_size not in DRB_BRANCHES:
+            raise ValueError(
+                f'DilatedReparamBlock supports kernel sizes '
+                f'{sorted(DRB_BRANCHES)} (the block needs K >= 5), '
+                f'got {kernel_size}')
+        self.kernel_size = kernel_size
+        self.lk_origin = depthwise_conv(channels, kernel_size, bias=deploy)
+        self.branch_kernels, self.branch_dilations = DRB_BRANCHES[kernel_size]
+        if deploy:
+            return
+        self.origin_bn = build_bn(channels, use_sync_bn)
+        for k, r in zip(self.branch_kernels, self.branch_dilations):
+            self.add_module(f'dil_conv_k{k}_{r}',
+                            depthwise_conv(channels, k, dilation=r))
+            self.add_module(f'dil_bn_k{k}_{r}', build_bn(channels, use_sync_bn))
+
+    @property
+    def deploy(self) -> bool:
+        return not hasattr(self, 'origin_bn')
+
+    def _branches(self):
+        for k, r in zip(self.branch_kernels, self.branch_dilations):
+            yield (getattr(self, f'dil_conv_k{k}_{r}'),
+                   getattr(self, f'dil_bn_k{k}_{r}'), r)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.deploy:
+            return self.lk_origin(x)
+        out = self.origin_bn(self.lk_origin(x))
+        for conv, bn, _ in self._branches():
+            out = out + bn(conv(x))
+        return out
+
+    def merged_kernel(self) -> Tuple[Tensor, Tensor]:
+        """The single K x K depthwise kernel and bias equal to this block."""
+        if self.deploy:
+            return self.lk_origin.weight, self.lk_origin.bias
+        weight, bias = fuse_bn(self.lk_origin.weight, None, self.origin_bn)
+        for conv, bn, dilation in self._branches():
+            branch_w, branch_b = fuse_bn(conv.weight, None, bn)
+            dense = dilated_to_dense_kernel(branch_w, dilation)
+            weight = weight + pad_kernel_to(dense, self.kernel_size)
+            bias = bias + branch_b
+        return weight, bias
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Convert in place to the deploy form (no-op if already there)."""
+        if self.deploy:
+            return
+        weight, bias = self.merged_kernel()
+        merged = depthwise_conv(
+            weight.shape[0], self.kernel_size, bias=True).to(weight)
+        merged.weight.copy_(weight)
+        merged.bias.copy_(bias)
+        self.lk_origin = merged
+        del self.origin_bn
+        for k, r in zip(self.branch_kernels, self.branch_dilations):
+            delattr(self, f'dil_conv_k{k}_{r}')
+            delattr(self, f'dil_bn_k{k}_{r}')
+
+
+class UniRepLKNetBlock(nn.Module):
+    """The UniRepLKNet block.
+
+    ``x + drop_path(gamma * pwconv2(act(pwconv1(se(norm(dwconv(x)))))))``.
+
+    Args:
+        dim (int): Number of channels.
+        kernel_size (int): Depthwise kernel size: 3 or 5 for a plain
+            depthwise conv, 7..17 (odd) for a DilatedReparamBlock.
+        drop_path (float): Stochastic depth rate. Defaults to 0.
+        layer_scale_init_value (float, optional): Initial layer scale;
+            None or 0 disables it. Defaults to 1e-6.
+        deploy (bool): Build the re-parameterised form. Defaults to False.
+        with_cp (bool): Use activation checkpointing. Defaults to False.
+        use_sync_bn (bool): Use SyncBatchNorm. Defaults to False.
+        ffn_ratio (int): Expansion of the pointwise FFN. Defaults to 4.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 kernel_size: int,
+                 drop_path: float = 0.,
+                 layer_scale_init_value: Optional[float] = 1e-6,
+                 deploy: bool = False,
+                 with_cp: bool = False,
+                 use_sync_bn: bool = False,
+                 ffn_ratio: int = 4) -> None:
+        super().__init__()
+        if kernel_size not in BLOCK_KERNELS:
+            raise ValueError(f'UniRepLKNet blocks support kernel sizes '
+                             f'{BLOCK_KERNELS}, got {kernel_size}')
+        self.with_cp = with_cp
+        ffn_dim = ffn_ratio * dim
+        if kernel_size in PLAIN_DW_KERNELS:
+            self.dwconv = depthwise_conv(dim, kernel_size, bias=deploy)
+        else:
+            self.dwconv = DilatedReparamBlock(dim, kernel_size, deploy,
+                                              use_sync_bn)
+        self.norm = nn.Identity() if deploy else build_bn(dim, use_sync_bn)
+        self.se = SEBlock(dim, dim // 4)
+        self.pwconv1 = nn.Sequential(NCHWToNHWC(), nn.Linear(dim, ffn_dim))
+        self.act = nn.Sequential(nn.GELU(), GRN(ffn_dim, use_bias=not deploy))
+        if deploy:
+            self.pwconv2 = nn.Sequential(
+                nn.Linear(ffn_dim, dim, bias=True), NHWCToNCHW())
+        else:
+            self.pwconv2 = nn.Sequential(
+                nn.Linear(ffn_dim, dim, bias=False), NHWCToNCHW(),
+                build_bn(dim, use_sync_bn))
+        use_layer_scale = (not deploy and layer_scale_init_value is not None
+                           and layer_scale_init_value > 0)
+        if use_layer_scale:
+            self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        else:
+            self.gamma = None
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    @property
+    def deploy(self) -> bool:
+        return isinstance(self.norm, nn.Identity)
+
+    def _residual(self, x: Tensor) -> Tensor:
+        y = self.se(self.norm(self.dwconv(x)))
+        y = self.pwconv2(self.act(self.pwconv1(y)))
+        if self.gamma is not None:
+            y = y * self.gamma.view(1, -1, 1, 1)
+        return x + self.drop_path(y)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._residual, x, use_reentrant=False)
+        return self._residual(x)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Convert in place to the deploy form (no-op if already there)."""
+        if self.deploy:
+            return
+        # 1-3: merge the depthwise branches, then fold the block norm.
+        if isinstance(self.dwconv, DilatedReparamBlock):
+            self.dwconv.reparameterize()
+            conv = self.dwconv.lk_origin
+        else:
+            conv = self.dwconv
+        weight, bias = fuse_bn(conv.weight, conv.bias, self.norm)
+        fused = depthwise_conv(weight.shape[0], weight.shape[-1],
+                               bias=True).to(weight)
+        fused.weight.copy_(weight)
+        fused.bias.copy_(bias)
+        if isinstance(self.dwconv, DilatedReparamBlock):
+            self.dwconv.lk_origin = fused
+        else:
+            self.dwconv = fused
+        self.norm = nn.Identity()
+
+        # 4: fold GRN beta, the pwconv2 BN and the layer scale into a Linear.
+        grn = self.act[1]
+        linear, bn = self.pwconv2[0], self.pwconv2[2]
+        weight, bias = linear.weight, linear.bias
+        if bias is None:
+            bias = weight.new_zeros(weight.shape[0])
+        if grn.use_bias:
+            bias = bias + weight @ grn.beta.reshape(-1)
+            del grn.beta
+            grn.use_bias = False
+        weight, bias = fuse_bn(weight, bias, bn)
+        if self.gamma is not None:
+            weight = weight * self.gamma.view(-1, 1)
+            bias = bias * self.gamma
+        self.gamma = None
+        new_linear = nn.Linear(
+            linear.in_features, linear.out_features, bias=True).to(weight)
+        new_linear.weight.copy_(weight)
+        new_linear.bias.copy_(bias)
+        self.pwconv2 = nn.Sequential(new_linear, self.pwconv2[1])

@@ -1,0 +1,20 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Registries of the ``mmunireplk`` scope.
+
+Each is a child of mmengine's root registry, so configs of mmdet, mmseg and
+mmpretrain reach its entries as ``'mmunireplk.<Name>'`` once ``mmunireplk`` is
+imported (``custom_imports=dict(imports=['mmunireplk'])``).
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import Registry
+
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, scope='mmunireplk',
+    locations=['mmunireplk.models'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='mmunireplk',
+    locations=['mmunireplk.engine'])

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Idempotent set-up of the OpenMMLab stack and mmunireplk into the active
+# Python (use a venv or conda env of your choice; set PYTHON to pick one).
+#
+#   bash tools/install.sh            # install what is missing, then verify
+#
+# Pins (see README "Installation" for why):
+#   torch 2.12.1 + torchvision 0.27.1 (kept if a working pair < 2.14 exists),
+#   mmcv 2.1.0 built with its compiled ops (wheel cached, rebuilt only when
+#   torch changes), mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2,
+#   mmpretrain 1.2.0, then this package in editable mode.
+set -euo pipefail
+
+PY=${PYTHON:-python3}
+TORCH_VERSION=${TORCH_VERSION:-2.12.1}
+TORCHVISION_VERSION=${TORCHVISION_VERSION:-0.27.1}
+MMCV_VERSION=2.1.0
+WHEEL_CACHE=${MMUNIREPLK_WHEEL_CACHE:-$HOME/.cache/mmunireplk/wheels}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PIP=("$PY" -m pip install --disable-pip-version-check)
+
+log() { printf '[install %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# 1. torch + torchvision: keep an existing working pair that mmcv 2.1.0 can
+#    build against (torch >= 2.14 needs C++20, mmcv 2.1.0 compiles as C++17).
+torch_ok() {
+    "$PY" - <<'EOF' 2>/dev/null
+import torch, torchvision
+from torchvision.ops import nms
+major, minor = (int(v) for v in torch.__version__.split('.')[:2])
+assert (major, minor) < (2, 14), torch.__version__
+boxes = torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.]])
+assert nms(boxes, torch.tensor([1., .5]), .5).tolist() == [0]
+EOF
+}
+if torch_ok; then
+    log "torch/torchvision present and working: keeping them"
+else
+    log "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
+    # --no-index for the local /opt/wheels CPU torch is avoided on purpose:
+    # no torchvision exists that works with it (see ENVIRONMENT facts).
+    "${PIP[@]}" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+    torch_ok || { echo 'torch/torchvision do not import or run' >&2; exit 1; }
+fi
+
+# 2. Build requirements of mmcv (setup.py imports pkg_resources and torch).
+"$PY" - <<'EOF' 2>/dev/null || "${PIP[@]}" 'setuptools>=77,<81' wheel ninja psutil
+import importlib.metadata as md
+major = int(md.version('setuptools').split('.')[0])
+assert 77 <= major < 81
+import wheel, ninja, psutil, pkg_resources  # noqa: F401
+EOF
+
+# 3. mmcv 2.1.0 with compiled ops, built once per torch/CUDA combination.
+mmcv_ok() {
+    "$PY" - <<EOF 2>/dev/null
+import mmcv
+assert mmcv.__version__ == '$MMCV_VERSION', mmcv.__version__
+from mmcv.ops import nms, RoIAlign  # noqa: F401
+EOF
+}
+if mmcv_ok; then
+    log "mmcv $MMCV_VERSION with ops present"
+else
+    TAG=$("$PY" -c "import torch; print('torch' + torch.__version__.replace('+', '-') + '-cuda' + str(torch.version.cuda if torch.cuda.is_available() else 'none'))")
+    DEST="$WHEEL_CACHE/$TAG"
+    mkdir -p "$DEST"
+    if ! ls "$DEST"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
+        log "building mmcv $MMCV_VERSION with ops into $DEST (about 15-25 min on 2 CPU cores)"
+        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel \
+            --no-build-isolation --no-deps --disable-pip-version-check \
+            -w "$DEST" "mmcv==$MMCV_VERSION"
+    fi
+    log "installing the cached mmcv wheel"
+    "${PIP[@]}" --no-deps --force-reinstall "$DEST"/mmcv-"$MMCV_VERSION"-*.whl
+    # mmcv's own light dependencies
+    "${PIP[@]}" addict packaging Pillow pyyaml yapf opencv-python
+    mmcv_ok || { echo 'mmcv.ops does not import' >&2; exit 1; }
+fi
+
+# 4. The OpenMMLab codebases, their unlisted import needs, test tools and
+#    this package. pip skips what is already satisfied.
+"$PY" - <<'EOF' 2>/dev/null || {
+import importlib.metadata as md
+want = {'mmengine': '0.10.7', 'mmdet': '3.3.0', 'mmsegmentation': '1.2.2',
+        'mmpretrain': '1.2.0'}
+for name, version in want.items():
+    assert md.version(name) == version, name
+import ftfy, regex, pytest, pycocotools, onnx, onnxruntime  # noqa: F401
+import mmunireplk  # noqa: F401
+assert int(md.version('setuptools').split('.')[0]) < 81
+EOF
+    log "installing mmengine / mmdet / mmseg / mmpretrain and mmunireplk"
+    "${PIP[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 \
+        mmpretrain==1.2.0 ftfy regex pycocotools pytest onnx onnxruntime \
+        'setuptools>=77,<81'
+    "${PIP[@]}" --no-deps -e "$ROOT"
+}
+
+# 5. Verify the whole stack imports and the compiled ops run.
+"$PY" - <<'EOF'
+import torch, mmcv, mmengine, mmdet, mmseg, mmpretrain
+import mmdet.models, mmseg.models, mmpretrain.models  # noqa: F401
+from mmcv.ops import RoIAlign, nms
+import mmunireplk
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
+nms(boxes, torch.tensor([.9, .8]), .5)
+RoIAlign((2, 2), 1.0)(torch.rand(1, 1, 8, 8), torch.tensor([[0., 0., 0., 4., 4.]]))
+print(f'[install] ok: torch {torch.__version__}, mmcv {mmcv.__version__}, '
+      f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
+      f'mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}, '
+      f'mmunireplk {mmunireplk.__version__}')
+EOF
