@@ -5,10 +5,12 @@ Each is a child of mmengine's root registry, so configs of mmdet, mmseg and
 mmpretrain reach its entries as ``'mmunireplk.<Name>'`` once ``mmunireplk`` is
 imported (``custom_imports=dict(imports=['mmunireplk'])``).
 """
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope='mmunireplk',
@@ -18,3 +20,9 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     scope='mmunireplk',
     locations=['mmunireplk.engine'])
+# Data transforms and metrics of the task subpackages (``mmunireplk.det``,
+# ``mmunireplk.seg``). No ``locations``: a config imports the subpackage it
+# needs, so building one task's entries never imports the other's codebase.
+TRANSFORMS = Registry(
+    'transform', parent=MMENGINE_TRANSFORMS, scope='mmunireplk')
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmunireplk')
