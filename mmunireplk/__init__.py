@@ -4,7 +4,7 @@
 Importing the package registers its modules in the ``mmunireplk`` registry
 scope; it does not import mmdet, mmseg or mmpretrain.
 """
-from . import engine, models  # noqa: F401
+from . import engine, models, utils  # noqa: F401
 from .registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from .version import __version__, version_info
 
