@@ -1,0 +1,191 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Test (evaluate) a detector or segmentor checkpoint.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out PATH]
+        [--show] [--show-dir DIR] [--tta] [--json-out FILE]
+        [--cfg-options k=v ...] [--launcher pytorch]
+
+Prints the metrics and writes them as JSON (``--json-out``, by default
+``<work_dir>/<timestamp>/metrics.json``). ``--out`` saves the raw
+predictions as in mmdet (a ``.pkl`` file) or mmseg (a directory).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import is_main_process
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+try:
+    import mmunireplk  # noqa: F401  (registers modules, checkpoint I/O fix)
+except ImportError:  # run from a checkout that is not pip-installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmunireplk  # noqa: F401
+from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task,
+                                      init_cpu_distributed)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a detector or segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument(
+        '--out',
+        help='detection: dump predictions to this pickle file; '
+        'segmentation: save predicted masks to this directory')
+    parser.add_argument(
+        '--json-out',
+        help='write the metrics as JSON here (default: '
+        '<work_dir>/<timestamp>/metrics.json)')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved (relative to '
+        'the run directory for detection, as in mmdet)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation (needs tta_model and tta_pipeline in '
+        'the config)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def enable_visualization(cfg: Config, task: str,
+                         args: argparse.Namespace) -> None:
+    """Turn on the visualisation hook for ``--show``/``--show-dir``."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise KeyError('--show/--show-dir need a "visualization" hook in '
+                       'default_hooks of the config')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        if task == 'seg':
+            cfg.visualizer['save_dir'] = args.show_dir
+        else:
+            hook['test_out_dir'] = args.show_dir
+
+
+def enable_tta(cfg: Config) -> None:
+    """Wrap the model in the config's TTA model and use its pipeline."""
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise KeyError(f'--tta needs {missing} in the config')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+
+
+def add_prediction_dump(cfg: Config, task: str, out: str) -> None:
+    """Save raw predictions as the task's own test tool does."""
+    if task == 'seg':
+        evaluators = cfg.test_evaluator if isinstance(
+            cfg.test_evaluator, list) else [cfg.test_evaluator]
+        for evaluator in evaluators:
+            evaluator['output_dir'] = out
+            evaluator['keep_results'] = True
+        return
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl/.pickle file, got {out}')
+    dump_type = 'mmdet.DumpDetResults' if task == 'det' else 'DumpResults'
+    dump = ConfigDict(type=dump_type, out_file_path=out)
+    if isinstance(cfg.test_evaluator, (list, tuple)):
+        cfg.test_evaluator = list(cfg.test_evaluator) + [dump]
+    else:
+        cfg.test_evaluator = [cfg.test_evaluator, dump]
+
+
+def to_json_value(value):
+    """Make metric values (numpy scalars, tensors) JSON-serialisable."""
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if hasattr(value, 'item') and getattr(value, 'ndim', 0) == 0:
+        return value.item()
+    if hasattr(value, 'tolist'):
+        return value.tolist()
+    return value
+
+
+def main() -> None:
+    args = parse_args()
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file not found: {args.config}')
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    task = detect_task(cfg)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    if args.show or args.show_dir:
+        enable_visualization(cfg, task, args)
+    if args.tta:
+        enable_tta(cfg)
+    if args.out is not None:
+        add_prediction_dump(cfg, task, args.out)
+    messages = adapt_to_cpu(cfg, args.launcher)
+
+    init_cpu_distributed(args.launcher)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    for message in messages:
+        runner.logger.warning(message)
+    metrics = to_json_value(runner.test())
+
+    if is_main_process():
+        json_out = args.json_out or osp.join(runner.log_dir, 'metrics.json')
+        os.makedirs(osp.dirname(osp.abspath(json_out)), exist_ok=True)
+        with open(json_out, 'w') as f:
+            json.dump(
+                dict(
+                    config=args.config,
+                    checkpoint=args.checkpoint,
+                    task=task,
+                    metrics=metrics),
+                f,
+                indent=2)
+        print('metrics: ' + json.dumps(metrics))
+        print(f'metrics written to {json_out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,123 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Train a detector or segmentor from a config (mmdet/mmseg style CLI).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+
+The task (detection or segmentation) is read off the config. Without CUDA,
+SyncBN becomes BN, distributed runs use gloo and ``--amp`` falls back to
+fp32 with a warning.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+try:
+    import mmunireplk  # noqa: F401  (registers modules, checkpoint I/O fix)
+except ImportError:  # run from a checkout that is not pip-installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmunireplk  # noqa: F401
+from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task,
+                                      init_cpu_distributed, set_amp,
+                                      use_atomic_checkpoints)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train a detector or segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision (needs a CUDA GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the actual total batch size relative to '
+        'auto_scale_lr.base_batch_size of the config')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or without a path from the '
+        'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'model.backbone.init_cfg.checkpoint=PATH train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank / --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
+    """Load the config and apply the command-line options to it."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    messages = set_amp(cfg, args.amp)
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise KeyError('--auto-scale-lr needs auto_scale_lr = dict('
+                           'base_batch_size=...) in the config')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(
+                f'--resume checkpoint not found: {args.resume}')
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    messages += adapt_to_cpu(cfg, args.launcher)
+    use_atomic_checkpoints(cfg)
+    return cfg, messages
+
+
+def main() -> None:
+    args = parse_args()
+    cfg, messages = build_config(args)
+    init_cpu_distributed(args.launcher)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    task = detect_task(cfg)
+    runner.logger.info(f'Task: {task or "unknown (generic runner)"}')
+    for message in messages:
+        runner.logger.warning(message)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
