@@ -123,7 +123,8 @@ class UniRepLKNet(BaseModule):
                     nn.Conv2d(dims[i - 1], dims[i], 3, 2, 1),
                     LayerNorm2d(dims[i])))
 
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        dpr = torch.linspace(
+            0, drop_path_rate, sum(self.depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         block_idx = 0
         for i in range(self.num_stages):
@@ -151,14 +152,14 @@ class UniRepLKNet(BaseModule):
             name = self.arch_aliases.get(arch.lower(), arch.lower())
             if name not in self.arch_settings:
                 valid = list(self.arch_settings) + list(self.arch_aliases)
-                raise KeyError(f'Unknown UniRepLKNet arch {arch!r}; valid '
+                raise ValueError(f'Unknown UniRepLKNet arch {arch!r}; valid '
                                f'archs are {valid} or a dict with "depths", '
                                f'"dims" and optionally "kernel_sizes"')
             arch = self.arch_settings[name]
         elif isinstance(arch, dict):
             missing = {'depths', 'dims'} - set(arch)
             if missing:
-                raise KeyError(f'A custom UniRepLKNet arch needs the keys '
+                raise ValueError(f'A custom UniRepLKNet arch needs the keys '
                                f'{sorted(missing)}; got {sorted(arch)}')
         else:
             raise TypeError(f'arch must be a str or a dict, got {type(arch)}')
