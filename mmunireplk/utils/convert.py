@@ -47,7 +47,7 @@ class ConversionReport:
         """Number of changes recorded under ``section``."""
         return len(self.sections.get(section, []))
 
-    def format(self, max_items: int = 20) -> str:
+    def format(self, max_items: int = 10) -> str:
         """A readable multi-line summary (long sections are shortened)."""
         lines = [f'[{self.title}]']
         if not self.sections:
@@ -103,7 +103,8 @@ def split_runner_checkpoint(
     others = {k: v for k, v in checkpoint.items() if v is not state_dict}
     if report is not None:
         for key in others:
-            report.add('dropped top-level entries', key)
+            if key != 'meta':  # meta is upgraded, see upgrade_legacy_meta
+                report.add('dropped top-level entries', key)
     return OrderedDict(state_dict), others
 
 
