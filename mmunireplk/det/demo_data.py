@@ -113,8 +113,9 @@ def render_demo_image(
         cy = rng.uniform(extent / 2, height - extent / 2)
         polygon = _shape_polygon(rng, label, cx, cy, extent)
         xs, ys = zip(*polygon)
-        box = (max(min(xs), 0.), max(min(ys), 0.), min(max(xs), width),
-               min(max(ys), height))
+        box = (min(xs), min(ys), max(xs), max(ys))
+        if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+            continue
         # keep shapes apart (2 px gap) so every polygon is fully visible
         if any(box[0] < b[2] + 2 and b[0] < box[2] + 2 and box[1] < b[3] + 2
                and b[1] < box[3] + 2 for b in boxes):
