@@ -73,8 +73,9 @@ else
     fi
     log "installing the cached mmcv wheel"
     "${PIP[@]}" --no-deps --force-reinstall "$DEST"/mmcv-"$MMCV_VERSION"-*.whl
-    # mmcv's own light dependencies
-    "${PIP[@]}" addict packaging Pillow pyyaml yapf opencv-python
+    # mmcv's own dependencies (mmcv imports mmengine)
+    "${PIP[@]}" mmengine==0.10.7 addict packaging Pillow pyyaml yapf \
+        opencv-python
     mmcv_ok || { echo 'mmcv.ops does not import' >&2; exit 1; }
 fi
 
