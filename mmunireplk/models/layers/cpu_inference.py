@@ -21,13 +21,31 @@ available: on CPUs where MKL falls back to AVX2 kernels (e.g. AMD EPYC) it
 runs about twice as fast as ``torch.mm``. Without it, ``F.linear`` is used.
 Outputs equal the module-by-module forward to fp32 rounding.
 """
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 _ONEDNN_LINEAR: Optional[bool] = None
+_FAST_PATH_ENABLED = True
+
+
+@contextmanager
+def cpu_fast_path(enabled: bool) -> Iterator[None]:
+    """Enable or disable the fast CPU deploy path inside a ``with`` block.
+
+    Disabling it makes deploy blocks call their submodules one by one (e.g.
+    for module hooks such as FLOP counters, or to compare speeds).
+    """
+    global _FAST_PATH_ENABLED
+    previous = _FAST_PATH_ENABLED
+    _FAST_PATH_ENABLED = enabled
+    try:
+        yield
+    finally:
+        _FAST_PATH_ENABLED = previous
 
 
 def _onednn_linear_available() -> bool:
@@ -61,9 +79,12 @@ def linear_cpu(x: Tensor,
 def use_cpu_fast_path(x: Tensor) -> bool:
     """Whether the fast deploy path applies to ``x``.
 
-    It needs a float32 CPU tensor, no autograd and no tracing / export (the
-    oneDNN calls are neither differentiable nor exportable).
+    It needs a float32 CPU tensor, no autograd, no tracing / export (the
+    oneDNN calls are neither differentiable nor exportable) and not to be
+    disabled by :func:`cpu_fast_path`.
     """
+    if not _FAST_PATH_ENABLED:
+        return False
     if x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4:
         return False
     if torch.is_grad_enabled() and x.requires_grad:

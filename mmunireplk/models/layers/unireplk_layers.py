@@ -211,14 +211,20 @@ class SEBlock(nn.Module):
         self.up = nn.Conv2d(internal_channels, channels, 1, bias=True)
 
     def channel_weights(self, x: Tensor) -> Tensor:
-        """The sigmoid gate of each sample and channel, shape (N, C)."""
+        """The sigmoid gate of each sample and channel, shape (N, C).
+
+        The same maths as :meth:`forward`, with the 1x1 convs run as
+        ``F.linear`` on (N, C) (much cheaper on CPU than 1x1 convs on 1x1
+        maps); used by the fast CPU inference path.
+        """
         w = x.mean(dim=(2, 3))
         w = F.relu(F.linear(w, self.down.weight.flatten(1), self.down.bias))
         return torch.sigmoid(
             F.linear(w, self.up.weight.flatten(1), self.up.bias))
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.channel_weights(x)[:, :, None, None]
+        w = F.adaptive_avg_pool2d(x, 1)
+        return x * torch.sigmoid(self.up(F.relu(self.down(w))))
 
 
 class DilatedReparamBlock(nn.Module):

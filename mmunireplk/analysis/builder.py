@@ -1,0 +1,75 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Build a model from a config for analysis, benchmarking and export."""
+from typing import Optional
+
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from mmunireplk.models.utils import checkpoint_form
+from mmunireplk.utils import load_from_local_trusted
+
+
+def _unwrap(checkpoint: dict) -> dict:
+    for key in ('state_dict', 'model'):
+        if isinstance(checkpoint.get(key), dict):
+            return checkpoint[key]
+    return checkpoint
+
+
+def build_model_from_config(cfg: Config,
+                            checkpoint: Optional[str] = None,
+                            form: str = 'config') -> nn.Module:
+    """Build ``cfg.model`` in eval mode, without any pretrained download.
+
+    Args:
+        cfg (Config): A detection / segmentation / classification config
+            (its ``custom_imports`` already processed by ``Config.fromfile``).
+        checkpoint (str, optional): A checkpoint of the whole model, in the
+            training or the deploy form of the backbone; loaded strictly.
+        form (str): Backbone form of the returned model: ``'config'`` (as
+            the config / checkpoint builds it), ``'training'`` or
+            ``'deploy'`` (re-parameterised after loading).
+
+    Returns:
+        nn.Module: The model, in eval mode.
+    """
+    if form not in ('config', 'training', 'deploy'):
+        raise ValueError(f"form must be 'config', 'training' or 'deploy', "
+                         f'got {form!r}')
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cfg = cfg.model.copy()
+    if 'pretrained' in model_cfg:
+        model_cfg['pretrained'] = None
+    backbone = model_cfg.get('backbone')
+    is_unireplknet = backbone is not None and str(backbone.get(
+        'type', '')).endswith('UniRepLKNet')
+    if form != 'config' and not is_unireplknet:
+        raise ValueError(f'form={form!r} needs a UniRepLKNet backbone, got '
+                         f'{None if backbone is None else backbone.get("type")}')
+
+    state_dict = None
+    if checkpoint is not None:
+        state_dict = _unwrap(load_from_local_trusted(checkpoint, 'cpu'))
+    if backbone is not None:
+        backbone = backbone.copy()
+        backbone['init_cfg'] = None
+        if is_unireplknet:
+            ckpt_form = None if state_dict is None else checkpoint_form(
+                state_dict)
+            if ckpt_form is not None:
+                backbone['deploy'] = ckpt_form == 'deploy'
+            elif form != 'config':
+                backbone['deploy'] = form == 'deploy'
+            if form == 'training' and backbone.get('deploy', False):
+                raise ValueError('a deploy-form checkpoint cannot give the '
+                                 'training form')
+        model_cfg['backbone'] = backbone
+
+    model = MODELS.build(model_cfg)
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
+    if form == 'deploy':
+        model.backbone.switch_to_deploy()
+    model.eval()
+    return model
