@@ -29,7 +29,7 @@ bbox_head_small = dict(
     loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
 rcnn_sampler = dict(
     type='RandomSampler',
-    num=128,
+    num=64,
     pos_fraction=0.25,
     neg_pos_ub=-1,
     add_gt_as_proposals=True)
@@ -43,7 +43,8 @@ model = dict(
     neck=dict(in_channels=[40, 80, 160, 320], out_channels=channels),
     rpn_head=dict(in_channels=channels, feat_channels=channels),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=channels),
+        bbox_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=channels),
         bbox_head=[
             dict(
                 bbox_head_small,
@@ -64,7 +65,8 @@ model = dict(
                     target_means=[0., 0., 0., 0.],
                     target_stds=[0.033, 0.033, 0.067, 0.067])),
         ],
-        mask_roi_extractor=dict(out_channels=channels),
+        mask_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=channels),
         mask_head=dict(
             in_channels=channels,
             conv_out_channels=channels,
@@ -158,7 +160,7 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # From scratch: a higher lr than fine-tuning, no decay across layers.
-max_epochs = 12
+max_epochs = 6
 optim_wrapper = dict(
     optimizer=dict(lr=1e-3),
     paramwise_cfg=dict(decay_rate=1.0))
@@ -172,11 +174,11 @@ param_scheduler = [
         begin=0,
         end=max_epochs,
         by_epoch=True,
-        milestones=[9, 11],
+        milestones=[5],
         gamma=0.1)
 ]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=4, max_keep_ckpts=1))
+    checkpoint=dict(interval=2, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=True)
 auto_scale_lr = dict(enable=False, base_batch_size=4)
