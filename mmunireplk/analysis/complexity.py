@@ -21,7 +21,10 @@ auxiliary head); a two-stage detector runs backbone, neck, the RPN head's
 convolutions and the RoI head on ``num_proposals`` random boxes (every
 cascade stage's bbox head on all of them, every mask head on the first
 ``num_mask_rois``). Parameters are those of the whole model (auxiliary head
-included), as both tools reported them.
+included, as both tools reported them) unless ``exclude_aux_head``.
+
+The UniRepLKNet paper's det/seg tables match the deploy-form backbone with
+the auxiliary head left out of the params (see ``docs/speed.md``).
 """
 from collections import defaultdict
 from typing import Callable, Dict, Optional, Tuple
@@ -156,9 +159,16 @@ def count_flops_all(model: nn.Module,
     return {c: dict(per_part) for c, per_part in counts.items()}
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of parameters of ``model`` (trainable or not)."""
-    return sum(p.numel() for p in model.parameters())
+def count_params(model: nn.Module, exclude: Tuple[str, ...] = ()) -> int:
+    """Number of parameters of ``model`` (trainable or not).
+
+    Args:
+        model (nn.Module): The model.
+        exclude (tuple[str]): Names of top-level children to leave out,
+            e.g. ``('auxiliary_head', )``.
+    """
+    return sum(p.numel() for name, p in model.named_parameters()
+               if name.split('.')[0] not in exclude)
 
 
 def random_boxes(num: int, height: int, width: int,
@@ -224,7 +234,8 @@ def get_complexity(model: nn.Module,
                    shape: Tuple[int, int],
                    convention: str = 'macs',
                    num_proposals: int = 1000,
-                   num_mask_rois: int = 100) -> dict:
+                   num_mask_rois: int = 100,
+                   exclude_aux_head: bool = False) -> dict:
     """Params and FLOPs of a model on one ``3 x H x W`` input.
 
     Args:
@@ -233,6 +244,9 @@ def get_complexity(model: nn.Module,
         convention (str): FLOP convention, see :data:`FLOP_CONVENTIONS`.
         num_proposals (int): Random proposals of two-stage detectors.
         num_mask_rois (int): RoIs given to each mask head.
+        exclude_aux_head (bool): Leave the ``auxiliary_head`` of a
+            segmentor (used in training only) out of the params. The paper's
+            segmentation table counts params this way.
 
     Returns:
         dict: ``params`` and ``flops`` (absolute numbers), ``flops_per_part``
@@ -257,7 +271,8 @@ def get_complexity(model: nn.Module,
     finally:
         model.train(was_training)
     return dict(
-        params=count_params(model),
+        params=count_params(
+            model, ('auxiliary_head', ) if exclude_aux_head else ()),
         flops=sum(counts[convention].values()),
         flops_per_part=counts[convention],
         flops_by_convention={c: sum(v.values())

@@ -119,6 +119,13 @@ def test_get_flops_tool(tmp_path, capsys):
     assert deploy['form'] == 'deploy'
     assert deploy['flops'] < result['flops']
     assert deploy['params'] < result['params']
+    with argv([cfg_path, '--shape', '64', '96', '--exclude-aux-head',
+               '--out', out]):
+        tool.main()
+    no_aux = json.loads(out.read_text())
+    aux_params = sum(p.numel() for p in model.auxiliary_head.parameters())
+    assert no_aux['params'] == result['params'] - aux_params
+    assert no_aux['flops'] == result['flops']
 
 
 @pytest.mark.slow
@@ -126,7 +133,9 @@ def test_get_flops_tool(tmp_path, capsys):
                          [(DET_T, (800, 1280), 89e6, 749e9),
                           (SEG_T, (512, 2048), 61e6, 946e9)])
 def test_published_det_seg_figures(config, shape, params, flops):
-    model = build_model_from_config(Config.fromfile(config))
-    result = get_complexity(model, shape)
+    """The paper's convention: deploy-form backbone, auxiliary head not in
+    the params."""
+    model = build_model_from_config(Config.fromfile(config), form='deploy')
+    result = get_complexity(model, shape, exclude_aux_head=True)
     assert abs(result['params'] / params - 1) < 0.02
     assert abs(result['flops'] / flops - 1) < 0.02

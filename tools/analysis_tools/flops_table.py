@@ -9,7 +9,7 @@ prints Markdown tables with the relative differences.
 Example::
 
     python tools/analysis_tools/flops_table.py --task det seg imagenet \\
-        --form training --out work_dirs/flops_table.json
+        --form deploy --exclude-aux-head --out work_dirs/flops_table.json
 """
 import argparse
 import json
@@ -76,8 +76,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--form',
         choices=['config', 'training', 'deploy'],
-        default='training',
-        help='backbone form of the det/seg models')
+        default='deploy',
+        help='backbone form of the det/seg models (the paper: deploy)')
+    parser.add_argument(
+        '--exclude-aux-head',
+        action='store_true',
+        help='leave segmentation auxiliary heads out of the params')
     parser.add_argument('--config-dir', default=CONFIG_DIR)
     parser.add_argument('--out', help='write all figures as JSON here')
     return parser.parse_args()
@@ -119,7 +123,8 @@ def main() -> None:
             if isinstance(model, str):
                 model = build_model_from_config(
                     Config.fromfile(model), form=args.form)
-            result = get_complexity(model, shape)
+            result = get_complexity(
+                model, shape, exclude_aux_head=args.exclude_aux_head)
             params = result['params'] / 1e6
             flops = result['flops'] / 1e9
             mmcv = result['flops_by_convention']['mmcv'] / 1e9
@@ -133,6 +138,7 @@ def main() -> None:
                     model=name,
                     shape=list(shape),
                     form='deploy' if task == 'imagenet' else args.form,
+                    exclude_aux_head=args.exclude_aux_head,
                     params=result['params'],
                     flops_macs=result['flops'],
                     flops_mmcv=result['flops_by_convention']['mmcv'],

@@ -58,6 +58,11 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=100,
         help='RoIs fed to each mask head')
+    parser.add_argument(
+        '--exclude-aux-head',
+        action='store_true',
+        help='leave the auxiliary head (training only) out of the params; '
+        'with --form deploy this is the convention of the paper tables')
     parser.add_argument('--out', help='also write the result as JSON here')
     parser.add_argument(
         '--cfg-options',
@@ -87,14 +92,16 @@ def main() -> None:
         shape,
         convention=args.convention,
         num_proposals=args.num_proposals,
-        num_mask_rois=args.num_mask_rois)
+        num_mask_rois=args.num_mask_rois,
+        exclude_aux_head=args.exclude_aux_head)
     backbone = getattr(model, 'backbone', None)
     form = 'deploy' if getattr(backbone, 'deploy', False) else 'training'
     split = '=' * 40
     print(split)
     print(f'Config: {args.config}')
     print(f'Input shape: (3, {shape[0]}, {shape[1]})')
-    print(f'Convention: {args.convention}; backbone form: {form}')
+    aux = ', aux head excluded from params' if args.exclude_aux_head else ''
+    print(f'Convention: {args.convention}; backbone form: {form}{aux}')
     print(f'Flops: {result["flops"] / 1e9:.2f} G')
     print(f'Params: {result["params"] / 1e6:.2f} M')
     for part, flops in sorted(result['flops_per_part'].items()):
@@ -112,6 +119,7 @@ def main() -> None:
                     form=form,
                     num_proposals=args.num_proposals,
                     num_mask_rois=args.num_mask_rois,
+                    exclude_aux_head=args.exclude_aux_head,
                     **result),
                 f,
                 indent=2)
