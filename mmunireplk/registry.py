@@ -5,6 +5,7 @@ Each is a child of mmengine's root registry, so configs of mmdet, mmseg and
 mmpretrain reach its entries as ``'mmunireplk.<Name>'`` once ``mmunireplk`` is
 imported (``custom_imports=dict(imports=['mmunireplk'])``).
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
@@ -26,3 +27,6 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, scope='mmunireplk')
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmunireplk')
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope='mmunireplk',
+    locations=['mmunireplk.engine'])

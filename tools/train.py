@@ -101,7 +101,15 @@ def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
 
     messages += adapt_to_cpu(cfg, args.launcher)
     use_atomic_checkpoints(cfg)
+    add_rng_state_hook(cfg)
     return cfg, messages
+
+
+def add_rng_state_hook(cfg: Config) -> None:
+    """Keep RNG states in checkpoints so that --resume is exact."""
+    hooks = cfg.setdefault('custom_hooks', [])
+    if not any('RNGStateHook' in str(h.get('type')) for h in hooks):
+        hooks.append(dict(type='mmunireplk.RNGStateHook'))
 
 
 def main() -> None:

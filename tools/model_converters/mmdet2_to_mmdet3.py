@@ -75,8 +75,8 @@ def convert(src: str,
     report = ConversionReport(f'mmdet 2.x -> 3.x: {src} -> {dst}')
     checkpoint = read_legacy_checkpoint(src)
     state_dict, others = split_runner_checkpoint(checkpoint, report)
-    state_dict = take_ema_weights(state_dict, others, ema_buffers, report)
     state_dict = rename_keys(state_dict, MMDET2_TO_3_RULES, report)
+    state_dict = take_ema_weights(state_dict, others, ema_buffers, report)
     meta = upgrade_legacy_meta(others.get('meta'), report)
     if config is not None:
         check_strict_load(config, state_dict)
