@@ -2,16 +2,16 @@
 # from scratch on the generated ADE20K-layout demo dataset
 # (`python tools/demo_seg.py` writes it, trains, and reports single- and
 # multi-scale mIoU). Same pipelines, evaluation and optimiser as the ADE20K
-# configs, scaled down: 128x128 crops, images resized to (320, 128), narrow
-# heads, plain BN (no GPU), a few hundred iterations.
+# configs, scaled down: 96x96 crops, images resized to (256, 96), narrow
+# heads, plain BN (no GPU), 200 iterations.
 _base_ = '../unireplknet/upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py'
 
 data_root = 'data/ade20k_demo'
 num_classes = 5  # mmunireplk.seg.DEMO_CLASSES; raw label 0 is ignored
-crop_size = (128, 128)
-img_scale = (320, 128)
-max_iters = 400
-warmup_iters = 40
+crop_size = (96, 96)
+img_scale = (256, 96)
+max_iters = 200
+warmup_iters = 20
 
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(size=crop_size)

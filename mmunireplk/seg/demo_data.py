@@ -81,7 +81,7 @@ def make_sample(rng: np.random.Generator,
 def generate_ade20k_demo(root: str,
                          num_train: int = 48,
                          num_val: int = 12,
-                         size_range: Sequence[int] = (96, 160),
+                         size_range: Sequence[int] = (72, 120),
                          seed: int = 0) -> Dict[str, int]:
     """Write the demo dataset under ``root`` (deterministic for a seed).
 
@@ -90,7 +90,7 @@ def generate_ade20k_demo(root: str,
         num_train (int): Training images. Defaults to 48.
         num_val (int): Validation images. Defaults to 12.
         size_range (Sequence[int]): Range of image heights and widths.
-            Defaults to (96, 160).
+            Defaults to (72, 120).
         seed (int): Random seed. Defaults to 0.
 
     Returns:

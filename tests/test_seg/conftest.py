@@ -18,6 +18,17 @@ def _register_seg_modules():
     register_all_modules(init_default_scope=True)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: multi-threaded OpenMP collapses when other jobs
+    share the 2 CPU cores. Restored after each test."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def demo_data_root(tmp_path_factory) -> str:
     """A small generated ADE20K-layout dataset shared by the tests."""

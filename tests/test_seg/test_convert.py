@@ -107,3 +107,38 @@ def test_rejects_non_segmentor_checkpoints():
             dict(state_dict={'backbone.stages.0.0.gamma': torch.ones(2)}))
     with pytest.raises(KeyError, match="'backbone.'"):
         convert_mmseg0x_checkpoint({'stages.0.0.gamma': torch.ones(2)})
+
+
+def test_reparameterize_tool_on_converted_seg_checkpoint(tmp_path):
+    """mmseg 0.x -> 1.x, then the generic re-parameterisation tool: the
+    deploy segmentor loads strictly and predicts what the training one
+    does (eval mode)."""
+    from mmseg.registry import MODELS
+
+    from ..helpers import randomize_bn_and_scales
+    source = _demo_model(seed=0)
+    randomize_bn_and_scales(source.backbone, seed=2)
+    legacy, converted = str(tmp_path / 'legacy.pth'), str(tmp_path / 'c.pth')
+    deployed = str(tmp_path / 'deploy.pth')
+    torch.save(_legacy_checkpoint(source), legacy)
+    _load_tool().main([legacy, converted])
+
+    spec = importlib.util.spec_from_file_location(
+        'reparameterize',
+        osp.join(REPO, 'tools', 'model_converters', 'reparameterize.py'))
+    reparam = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reparam)
+    reparam.main([converted, deployed])
+
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.model.backbone.deploy = True
+    target = MODELS.build(cfg.model).eval()
+    state_dict = torch.load(deployed, weights_only=True)['state_dict']
+    target.load_state_dict(state_dict, strict=True)
+    assert not any('origin_bn' in k for k in state_dict)
+    inputs = torch.rand(1, 3, 64, 96)
+    metas = [dict(img_shape=(64, 96))]
+    with torch.no_grad():
+        expected = source.encode_decode(inputs, metas)
+        actual = target.encode_decode(inputs, metas)
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)

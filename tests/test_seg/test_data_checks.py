@@ -128,7 +128,7 @@ def test_tiny_images(data_root, demo_model, size):
     dataset = _dataset(data_root)
     train_batch = [dataset[0], dataset[1]]
     for sample in train_batch:
-        assert all(s <= 128 for s in sample['inputs'].shape[1:])
+        assert all(s <= 96 for s in sample['inputs'].shape[1:])
     demo_model.train()
     losses = demo_model.train_step(
         pseudo_collate(train_batch), optim_wrapper=_sgd_wrapper(demo_model))
