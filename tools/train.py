@@ -107,9 +107,11 @@ def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
 
 def add_rng_state_hook(cfg: Config) -> None:
     """Keep RNG states in checkpoints so that --resume is exact."""
-    hooks = cfg.setdefault('custom_hooks', [])
+    # Assign the list back: Config.setdefault returns a copy of a new list.
+    hooks = list(cfg.get('custom_hooks', None) or [])
     if not any('RNGStateHook' in str(h.get('type')) for h in hooks):
         hooks.append(dict(type='mmunireplk.RNGStateHook'))
+    cfg.custom_hooks = hooks
 
 
 def main() -> None:
