@@ -102,6 +102,10 @@ def use_cpu_fast_path(x: Tensor) -> bool:
 def deploy_block_forward_cpu(block, x: Tensor) -> Tensor:
     """Forward of a deploy-form :class:`UniRepLKNetBlock` on CPU.
 
+    Samples are processed one at a time: the temporaries then stay the size
+    of one image, which the allocator reuses, instead of batch-sized
+    buffers that are freshly mapped (and page-faulted) on every call.
+
     Args:
         block (UniRepLKNetBlock): A block in deploy form.
         x (Tensor): Input of shape (N, C, H, W), float32, on CPU.
@@ -110,22 +114,26 @@ def deploy_block_forward_cpu(block, x: Tensor) -> Tensor:
         Tensor: The block output, a contiguous NCHW tensor.
     """
     x = x.contiguous()
-    n, c, h, w = x.shape
+    out = torch.empty_like(x)
+    for i in range(x.shape[0]):
+        _forward_one(block, x[i:i + 1], out[i:i + 1])
+    return out
+
+
+def _forward_one(block, x: Tensor, out: Tensor) -> None:
+    """The block on one sample ``x`` (1, C, H, W); result written to
+    ``out``."""
+    _, c, h, w = x.shape
     y = block.dwconv(x).contiguous()
 
     # SE scale, applied while transposing to NHWC.
-    se_scale = block.se.channel_weights(y).view(n, 1, 1, c)
-    y_nhwc = torch.empty((n, h, w, c), dtype=y.dtype)
+    se_scale = block.se.channel_weights(y).view(1, 1, 1, c)
+    y_nhwc = torch.empty((1, h, w, c), dtype=y.dtype)
     torch.mul(y.permute(0, 2, 3, 1), se_scale, out=y_nhwc)
 
     fc1, fc2 = block.pwconv1[1], block.pwconv2[0]
-    hidden = linear_cpu(
-        y_nhwc.view(n * h * w, c), fc1.weight, fc1.bias, gelu=True)
-    hidden = hidden.view(n, h * w, -1)
-    grn_scale = block.act[1].response_scale(hidden)  # (N, 4C)
+    hidden = linear_cpu(y_nhwc.view(h * w, c), fc1.weight, fc1.bias, gelu=True)
+    grn_scale = block.act[1].response_scale(hidden[None])  # (1, 4C)
 
-    out = torch.empty_like(x)
-    for i in range(n):
-        z = linear_cpu(hidden[i], fc2.weight * grn_scale[i], fc2.bias)
-        torch.add(x[i], z.view(h, w, c).permute(2, 0, 1), out=out[i])
-    return out
+    z = linear_cpu(hidden, fc2.weight * grn_scale, fc2.bias)
+    torch.add(x, z.view(1, h, w, c).permute(0, 3, 1, 2), out=out)
