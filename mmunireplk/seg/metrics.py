@@ -13,10 +13,10 @@ class PerClassIoUMetric(IoUMetric):
     """mmseg's ``IoUMetric`` that also returns per-class results.
 
     Besides ``aAcc``, ``mIoU`` and ``mAcc`` (in percent, as mmseg prints
-    them, as plain floats), the returned dict holds ``per_class`` = ``{class name: {'IoU':
-    .., 'Acc': ..}}`` in percent; classes absent from both the labels and
-    the predictions have ``None`` (NaN in mmseg's table). ``tools/test.py``
-    writes the whole dict to JSON.
+    them, as plain floats), the returned dict holds ``per_class`` =
+    ``{class name: {'IoU': .., 'Acc': ..}}`` in percent; classes absent
+    from both the labels and the predictions have ``None`` (NaN in mmseg's
+    table). ``tools/test.py`` writes the whole dict to JSON.
 
     Only ``iou_metrics=['mIoU']`` is supported. Other arguments are those of
     ``IoUMetric``.

@@ -170,7 +170,8 @@ def test_model_builds(name):
     assert model.backbone.dims == RECIPES[name][1]
     assert model.backbone.with_cp is RECIPES[name][6]
     assert any(
-        isinstance(m, torch.nn.SyncBatchNorm) for m in model.backbone.modules())
+        isinstance(m, torch.nn.SyncBatchNorm)
+        for m in model.backbone.modules())
 
     cfg.model.backbone.deploy = True
     with torch.device('meta'):
