@@ -18,9 +18,14 @@ import sys
 
 from mmengine.config import Config
 
-from mmunireplk.seg import convert_mmseg0x_checkpoint
-from mmunireplk.utils import (ConversionReport, read_legacy_checkpoint,
-                              save_checkpoint_atomic)
+try:
+    import mmunireplk  # noqa: F401
+except ImportError:  # run from a checkout that is not pip-installed
+    sys.path.insert(
+        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmunireplk.seg import convert_mmseg0x_checkpoint  # noqa: E402
+from mmunireplk.utils import (ConversionReport,  # noqa: E402
+                              read_legacy_checkpoint, save_checkpoint_atomic)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
