@@ -74,6 +74,11 @@ def parse_args() -> argparse.Namespace:
         '--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument(
+        '--matmul-size',
+        type=int,
+        default=2048,
+        help='size of the square fp32 matmul that measures the peak')
+    parser.add_argument(
         '--peer', default='convnext', help='model the ratios refer to')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--plot', help='draw the results as a PNG bar chart')
@@ -221,7 +226,7 @@ def benchmark(args: argparse.Namespace) -> dict:
         threads=torch.get_num_threads(),
         cpu=platform.processor() or platform.machine(),
         torch=torch.__version__,
-        matmul_peak_gflops=matmul_peak(device),
+        matmul_peak_gflops=matmul_peak(device, args.matmul_size),
         inference=[],
         training=[])
 

@@ -1,0 +1,66 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Smoke tests of the benchmark scripts (they are not timed tests)."""
+import json
+
+import pytest
+
+from tests.test_perf.utils import argv, load_tool, tiny_upernet_config
+
+
+@pytest.mark.slow
+def test_benchmark_backbone(tmp_path):
+    tool = load_tool('tools/analysis_tools/benchmark_backbone.py')
+    out, png = tmp_path / 'bench.json', tmp_path / 'bench.png'
+    with argv([
+            '--arch', 'tiny', '--models', 'unireplknet', 'unireplknet-deploy',
+            'convnext', '--infer', '32x32x1', '--train', '64x64x2',
+            '--rounds', '1', '--warmup', '0', '--matmul-size', '256', '--out',
+            out, '--plot', png
+    ]):
+        tool.main()
+    result = json.loads(out.read_text())
+    assert png.stat().st_size > 0
+    (infer, ) = result['inference']
+    assert set(infer['models']) == {
+        'unireplknet', 'unireplknet-deploy', 'convnext'
+    }
+    for row in infer['models'].values():
+        assert row['img_per_s'] > 0 and row['gflops_per_s'] > 0
+    # The training form counts its extra re-parameterisable branches.
+    assert infer['models']['unireplknet']['gmacs_per_img'] > \
+        infer['models']['unireplknet-deploy']['gmacs_per_img']
+    (train, ) = result['training']
+    assert set(train['models']) == {'unireplknet', 'convnext'}
+    uni = train['models']['unireplknet']
+    # Activation checkpointing must lower the peak memory of a step.
+    assert 0 < uni['peak_mem_with_cp_mib'] < uni['peak_mem_mib']
+    assert result['matmul_peak_gflops']['torch.mm'] > 0
+
+
+def test_benchmark_backbone_rejects_bad_case():
+    tool = load_tool('tools/analysis_tools/benchmark_backbone.py')
+    with pytest.raises(ValueError, match='HxWxBATCH'):
+        tool.parse_case('224x224')
+
+
+def test_benchmark_inference_segmentor(tmp_path, capsys):
+    cfg = tiny_upernet_config()
+    cfg.test_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(96, 64), keep_ratio=True),
+        dict(type='LoadAnnotations', reduce_zero_label=True),
+        dict(type='PackSegInputs')
+    ]
+    cfg_path = str(tmp_path / 'upernet_atto.py')
+    cfg.dump(cfg_path)
+    out = tmp_path / 'inference.json'
+    tool = load_tool('tools/analysis_tools/benchmark_inference.py')
+    with argv([
+            cfg_path, '--deploy', '--num-images', '2', '--warmup', '1',
+            '--shape', '48', '80', '--out', out
+    ]):
+        tool.main()
+    result = json.loads(out.read_text())
+    assert result['task'] == 'seg' and result['deploy'] is True
+    assert result['num_images'] == 2 and result['img_per_s'] > 0
+    assert 'seg deploy form, 2 images' in capsys.readouterr().out
