@@ -5,6 +5,6 @@ from .complexity import (FLOP_CONVENTIONS, count_flops, count_params,
                          dummy_forward, get_complexity, module_flops)
 
 __all__ = [
-    'FLOP_CONVENTIONS', 'build_model_from_config', 'count_flops', 'count_params', 'dummy_forward',
-    'get_complexity', 'module_flops'
+    'FLOP_CONVENTIONS', 'build_model_from_config', 'count_flops',
+    'count_params', 'dummy_forward', 'get_complexity', 'module_flops'
 ]

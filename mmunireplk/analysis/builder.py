@@ -45,8 +45,9 @@ def build_model_from_config(cfg: Config,
     is_unireplknet = backbone is not None and str(backbone.get(
         'type', '')).endswith('UniRepLKNet')
     if form != 'config' and not is_unireplknet:
+        got = None if backbone is None else backbone.get('type')
         raise ValueError(f'form={form!r} needs a UniRepLKNet backbone, got '
-                         f'{None if backbone is None else backbone.get("type")}')
+                         f'{got}')
 
     state_dict = None
     if checkpoint is not None:

@@ -245,7 +245,8 @@ def relative_errors(module: nn.Module, path: str,
                 raise RuntimeError(f'ONNX output shape {out.shape} differs '
                                    f'from PyTorch {tuple(ref.shape)}')
             diff = (torch.from_numpy(out) - ref).abs().max()
-            worst = max(worst, (diff / ref.abs().max().clamp_min(1e-12)).item())
+            scale = ref.abs().max().clamp_min(1e-12)
+            worst = max(worst, (diff / scale).item())
         errors.append(worst)
     return errors
 
