@@ -104,10 +104,14 @@ def main(argv=None) -> dict:
     metrics = runner.test()
     total_time = time.time() - start
 
+    # CocoMetric returns no metrics at all when the model made no detection
+    # above the test score threshold: that is an AP of 0.
     result = {
-        key: round(float(metrics[f'coco/{key}']), 4)
-        for key in REPORTED if f'coco/{key}' in metrics
+        key: round(float(metrics.get(f'coco/{key}', 0.)), 4)
+        for key in REPORTED
     }
+    if not metrics:
+        print('No detection above the score threshold: AP is 0')
     result.update(
         epochs=cfg.train_cfg.max_epochs,
         train_seconds=round(train_time, 1),
@@ -119,10 +123,10 @@ def main(argv=None) -> dict:
         json.dump(result, f, indent=2)
     print('\nDetection demo (Cascade Mask R-CNN + UniRepLKNet-A, shapes '
           'dataset, val split):')
-    print(f'  box AP  {result.get("bbox_mAP", float("nan")):.3f}  '
-          f'(AP50 {result.get("bbox_mAP_50", float("nan")):.3f})')
-    print(f'  mask AP {result.get("segm_mAP", float("nan")):.3f}  '
-          f'(AP50 {result.get("segm_mAP_50", float("nan")):.3f})')
+    print(f'  box AP  {result["bbox_mAP"]:.3f}  '
+          f'(AP50 {result["bbox_mAP_50"]:.3f})')
+    print(f'  mask AP {result["segm_mAP"]:.3f}  '
+          f'(AP50 {result["segm_mAP_50"]:.3f})')
     print(f'  {result["epochs"]} epochs, {total_time / 60:.1f} min in total; '
           f'metrics written to {json_path}')
     return result
