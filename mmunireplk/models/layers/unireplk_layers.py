@@ -378,8 +378,9 @@ class UniRepLKNetBlock(nn.Module):
         return x + self.drop_path(y)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.deploy and use_cpu_fast_path(x) and not (
-                torch.is_grad_enabled() and self.pwconv1[1].weight.requires_grad):
+        needs_grad = torch.is_grad_enabled() and \
+            self.pwconv1[1].weight.requires_grad
+        if self.deploy and not needs_grad and use_cpu_fast_path(x):
             return deploy_block_forward_cpu(self, x)
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._residual, x, use_reentrant=False)
