@@ -38,8 +38,8 @@ model = dict(
     backbone=dict(
         arch='atto',
         drop_path_rate=0.,
-        # from scratch, blocks active from the start (the recipe's 1e-6
-        # suits fine-tuning; from scratch it learns markedly slower)
+        # trained from scratch: blocks active from the start (the recipe's
+        # 1e-6 suits fine-tuning from ImageNet weights)
         layer_scale_init_value=1.0,
         with_cp=False,
         init_cfg=None),
