@@ -1,5 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """ONNX export of the deploy-form backbone and a whole UPerNet segmentor."""
+import onnx  # noqa: F401  (installed by tools/install.sh)
+import onnxruntime as ort
 import pytest
 import torch
 import torch.nn as nn
@@ -8,8 +10,6 @@ from mmengine.registry import MODELS, init_default_scope
 from tests.helpers import randomize_bn_and_scales
 from tests.test_perf.utils import argv, load_tool, rel_err, tiny_upernet_config
 
-ort = pytest.importorskip('onnxruntime')
-pytest.importorskip('onnx')
 export_onnx = load_tool('tools/deployment/export_onnx.py')
 
 
