@@ -72,6 +72,20 @@ def test_grn_formula():
     assert grn.gamma.shape == grn.beta.shape == (1, 1, 1, 6)
 
 
+def test_grn_half_precision_does_not_overflow():
+    """The sum of squares over a 64x64 map of values ~300 exceeds fp16's
+    range (65504); GRN must still give finite, fp32-accurate results."""
+    grn = GRN(8)
+    with torch.no_grad():
+        grn.gamma.uniform_(-1, 1)
+        grn.beta.uniform_(-1, 1)
+    x = 300 * torch.rand(2, 64, 64, 8) + 1
+    expected = grn(x)
+    out = grn.half()(x.half())
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert torch.allclose(out.float(), expected, rtol=2e-3, atol=1e-2)
+
+
 @pytest.mark.parametrize('kernel_size', [3, 5, 7, 13])
 @pytest.mark.parametrize('layer_scale', [1e-6, None])
 def test_block_reparam_equivalence(kernel_size, layer_scale):

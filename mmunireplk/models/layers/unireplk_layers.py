@@ -184,13 +184,17 @@ class GRN(nn.Module):
             Tensor: Shape (N, C).
         """
         # sqrt(sum(x^2)) instead of torch.norm: same value, several times
-        # faster on CPU for this reduction layout.
+        # faster on CPU for this reduction layout. Half-precision inputs
+        # (AMP) are reduced in fp32: x^2 summed over a large map overflows
+        # fp16 and would turn the whole sample into NaN.
+        if x.dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         gx = x.square().sum(dim=tuple(range(1, x.dim() - 1))).sqrt()
         nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
         return self.gamma.view(1, -1) * nx + 1
 
     def forward(self, x: Tensor) -> Tensor:
-        scale = self.response_scale(x)
+        scale = self.response_scale(x).to(x.dtype)
         out = x * scale.view(x.shape[0], *([1] * (x.dim() - 2)), -1)
         if self.use_bias:
             out = out + self.beta
