@@ -110,8 +110,11 @@ def adapt_to_cpu(cfg: Config, launcher: str) -> List[str]:
         messages.append(f'No CUDA: cfg.sync_bn={cfg.sync_bn!r} ignored')
         cfg.sync_bn = None
     if launcher != 'none':
-        env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-        env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
+        # assign back: Config.setdefault may return a copy
+        env_cfg = ConfigDict(cfg.get('env_cfg') or {})
+        env_cfg.dist_cfg = ConfigDict(env_cfg.get('dist_cfg') or {},
+                                      backend='gloo')
+        cfg.env_cfg = env_cfg
         wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
             type='MMDistributedDataParallel',
             broadcast_buffers=False,
