@@ -13,7 +13,6 @@ DEMO_CONFIG = osp.join(
 @pytest.fixture
 def mmdet_scope():
     """Register mmdet's modules and make 'mmdet' the default scope."""
-    pytest.importorskip('mmdet')
     from mmdet.utils import register_all_modules
     from mmengine.registry import DefaultScope
 

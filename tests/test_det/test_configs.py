@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from .conftest import CONFIG_DIR, DEMO_CONFIG
 
-pytest.importorskip('mmdet')
+import mmdet  # noqa: E402,F401  (installed by tools/install.sh)
 
 SUFFIX = '_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
 HF = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/'

@@ -19,7 +19,7 @@ from mmunireplk.det import generate_demo_coco
 from mmunireplk.utils import legacy_ema_key
 from .conftest import DEMO_CONFIG, REPO
 
-pytest.importorskip('mmdet')
+import mmdet  # noqa: E402,F401  (installed by tools/install.sh)
 
 
 def tiny_options(root: str, epochs: int = 1) -> List[str]:
