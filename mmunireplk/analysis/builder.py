@@ -6,15 +6,8 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from mmunireplk.models.utils import checkpoint_form
-from mmunireplk.utils import load_from_local_trusted
-
-
-def _unwrap(checkpoint: dict) -> dict:
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(key), dict):
-            return checkpoint[key]
-    return checkpoint
+from mmunireplk.models.utils import (checkpoint_form, load_checkpoint_file,
+                                     unwrap_state_dict)
 
 
 def build_model_from_config(cfg: Config,
@@ -51,7 +44,7 @@ def build_model_from_config(cfg: Config,
 
     state_dict = None
     if checkpoint is not None:
-        state_dict = _unwrap(load_from_local_trusted(checkpoint, 'cpu'))
+        state_dict = unwrap_state_dict(load_checkpoint_file(checkpoint))
     if backbone is not None:
         backbone = backbone.copy()
         backbone['init_cfg'] = None

@@ -18,40 +18,18 @@ never leaves a truncated checkpoint or ``last_checkpoint`` behind.
 """
 import os
 import os.path as osp
-import pickle
 import tempfile
 from pathlib import Path
 from typing import Union
 
-import torch
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmunireplk.models.utils.checkpoint import \
+    load_local_checkpoint as load_from_local_trusted
 
 ATOMIC_BACKEND = 'mmunireplk_atomic_local'
 _state = {'done': False}
-
-
-def load_from_local_trusted(filename: str, map_location=None) -> dict:
-    """Load a local checkpoint: weights-only first, in full if needed.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-    """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
-    try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        print_log(
-            f'{filename} holds Python objects besides tensors (e.g. the '
-            "message hub's HistoryBuffer); loading it in full as a file you "
-            'chose to trust',
-            logger='current')
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
 
 
 class AtomicLocalBackend(LocalBackend):

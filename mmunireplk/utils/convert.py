@@ -13,16 +13,15 @@ A converter typically:
 
 recording every change in a :class:`ConversionReport` that it prints.
 """
-import os
-import os.path as osp
+import io
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
 from mmunireplk.models.utils import load_checkpoint_file, unwrap_state_dict
+from .checkpoint_io import AtomicLocalBackend
 
 StateDict = Dict[str, torch.Tensor]
 # Prefix of the buffers that mmcv 1.x / mmdet 2.x EMA hooks register on the
@@ -255,21 +254,9 @@ def save_checkpoint_atomic(checkpoint: dict, filename: str) -> None:
 
     A crash never leaves a half-written file under ``filename``.
     """
-    directory = osp.dirname(osp.abspath(filename))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        prefix='.' + osp.basename(filename) + '.', suffix='.tmp',
-        dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, filename)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    AtomicLocalBackend().put(buffer.getvalue(), filename)
 
 
 def make_checkpoint(state_dict: StateDict,

@@ -4,7 +4,6 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
@@ -153,14 +152,15 @@ class UniRepLKNet(BaseModule):
             if name not in self.arch_settings:
                 valid = list(self.arch_settings) + list(self.arch_aliases)
                 raise ValueError(f'Unknown UniRepLKNet arch {arch!r}; valid '
-                               f'archs are {valid} or a dict with "depths", '
-                               f'"dims" and optionally "kernel_sizes"')
+                                 f'archs are {valid} or a dict with '
+                                 '"depths", "dims" and optionally '
+                                 '"kernel_sizes"')
             arch = self.arch_settings[name]
         elif isinstance(arch, dict):
             missing = {'depths', 'dims'} - set(arch)
             if missing:
                 raise ValueError(f'A custom UniRepLKNet arch needs the keys '
-                               f'{sorted(missing)}; got {sorted(arch)}')
+                                 f'{sorted(missing)}; got {sorted(arch)}')
         else:
             raise TypeError(f'arch must be a str or a dict, got {type(arch)}')
         depths = tuple(int(d) for d in arch['depths'])

@@ -4,7 +4,7 @@
 Every module keeps the parameter names of the public checkpoints (see the
 architecture spec), so ``state_dict()`` keys match them exactly.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -265,7 +265,8 @@ class DilatedReparamBlock(nn.Module):
         for k, r in zip(self.branch_kernels, self.branch_dilations):
             self.add_module(f'dil_conv_k{k}_{r}',
                             depthwise_conv(channels, k, dilation=r))
-            self.add_module(f'dil_bn_k{k}_{r}', build_bn(channels, use_sync_bn))
+            self.add_module(f'dil_bn_k{k}_{r}',
+                            build_bn(channels, use_sync_bn))
 
     @property
     def deploy(self) -> bool:
@@ -368,7 +369,8 @@ class UniRepLKNetBlock(nn.Module):
             self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim))
         else:
             self.gamma = None
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = (
+            DropPath(drop_path) if drop_path > 0 else nn.Identity())
 
     @property
     def deploy(self) -> bool:

@@ -16,22 +16,17 @@ CLASSIFIER_PREFIXES = ('norm.', 'head.')
 WRAPPER_KEYS = ('state_dict', 'model', 'module')
 
 
-def load_checkpoint_file(filename: str,
-                         map_location: str = 'cpu') -> dict:
-    """Read a checkpoint from a local path or a URL.
+def load_local_checkpoint(filename: str, map_location=None) -> dict:
+    """Read a local checkpoint: weights-only first, in full if needed.
 
-    Local files are read with ``weights_only=True`` first; a file that also
-    pickles Python objects (runner checkpoints with ``meta`` or message-hub
-    entries) is then read in full, since the user named it as trusted.
+    torch >= 2.6 loads with ``weights_only=True``. A file that also pickles
+    Python objects (runner checkpoints with ``meta`` or the message hub's
+    ``HistoryBuffer``) is then read in full, since the user named it.
 
     Raises:
-        FileNotFoundError: If a local path does not exist.
+        FileNotFoundError: If the file does not exist.
     """
-    if '://' in filename and not filename.startswith('file://'):
-        return CheckpointLoader.load_checkpoint(filename, map_location)
-    path = filename[len('file://'):] if filename.startswith(
-        'file://') else filename
-    path = osp.expanduser(path)
+    path = osp.expanduser(filename)
     if not osp.isfile(path):
         raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
     try:
@@ -39,9 +34,20 @@ def load_checkpoint_file(filename: str,
     except pickle.UnpicklingError:
         print_log(
             f'{filename} holds Python objects besides tensors; loading it '
-            'in full as a trusted file', logger='current')
+            'in full as a file you chose to trust',
+            logger='current')
         return torch.load(
             path, map_location=map_location, weights_only=False)
+
+
+def load_checkpoint_file(filename: str,
+                         map_location: str = 'cpu') -> dict:
+    """Read a checkpoint from a local path (or ``file://``) or a URL."""
+    if filename.startswith('file://'):
+        filename = filename[len('file://'):]
+    if '://' in filename:
+        return CheckpointLoader.load_checkpoint(filename, map_location)
+    return load_local_checkpoint(filename, map_location)
 
 
 def unwrap_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
