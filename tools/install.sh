@@ -81,14 +81,19 @@ fi
 
 # 4. The OpenMMLab codebases, their unlisted import needs, test tools and
 #    this package. pip skips what is already satisfied.
-"$PY" - <<'EOF' 2>/dev/null || {
+# (run from / so that the checkout itself does not shadow the install)
+(cd / && MMUNIREPLK_ROOT="$ROOT" "$PY" -) <<'EOF' 2>/dev/null || {
 import importlib.metadata as md
+import os
 want = {'mmengine': '0.10.7', 'mmdet': '3.3.0', 'mmsegmentation': '1.2.2',
         'mmpretrain': '1.2.0'}
 for name, version in want.items():
     assert md.version(name) == version, name
 import ftfy, regex, pytest, pycocotools, onnx, onnxruntime  # noqa: F401
-import mmunireplk  # noqa: F401
+import mmunireplk
+# the editable install must point at this checkout (not an older clone)
+here = os.path.dirname(os.path.dirname(os.path.abspath(mmunireplk.__file__)))
+assert os.path.samefile(here, os.environ['MMUNIREPLK_ROOT']), here
 assert int(md.version('setuptools').split('.')[0]) < 81
 EOF
     log "installing mmengine / mmdet / mmseg / mmpretrain and mmunireplk"
