@@ -176,6 +176,22 @@ def test_output_shapes(size, expected):
     assert [o.shape[1] for o in outs] == [40, 80, 160, 320]
 
 
+@pytest.mark.parametrize('form', ['train', 'eval', 'deploy', 'with_cp'])
+def test_outputs_are_contiguous_nchw(form):
+    """Necks keep their input's memory layout, and ops that index raw NCHW
+    memory (mmcv's RoIAlign) read channels-last strided maps wrongly, so
+    every output must be a plain contiguous NCHW tensor."""
+    model = UniRepLKNet(arch='atto', with_cp=form == 'with_cp')
+    model.init_weights()
+    if form == 'deploy':
+        model.switch_to_deploy()
+    model.train(form in ('train', 'with_cp'))
+    x = torch.randn(2, 3, 64, 96, requires_grad=form == 'with_cp')
+    with torch.set_grad_enabled(form in ('train', 'with_cp')):
+        outs = model(x)
+    assert all(o.is_contiguous() for o in outs)
+
+
 def test_tiny_stage4_maps_stay_finite():
     """384x128 inputs give a 12x4 stage-4 map, far below 13x13."""
     model = UniRepLKNet(arch='atto')

@@ -195,7 +195,10 @@ class UniRepLKNet(BaseModule):
         for i in range(self.num_stages):
             x = self.stages[i](self.downsample_layers[i](x))
             if i in self.out_indices:
-                outs.append(getattr(self, f'norm{i}')(x))
+                # LayerNorm2d returns a channels-last strided view; necks
+                # keep that layout, and ops that index raw NCHW memory
+                # (e.g. mmcv's RoIAlign) would read scrambled features.
+                outs.append(getattr(self, f'norm{i}')(x).contiguous())
         return tuple(outs)
 
     def _freeze_stages(self) -> None:
