@@ -38,9 +38,9 @@ model = dict(
     backbone=dict(
         arch='atto',
         drop_path_rate=0.,
-        # trained from scratch: blocks active from the start (the recipe's
-        # 1e-6 suits fine-tuning from ImageNet weights)
-        layer_scale_init_value=1.0,
+        # the recipe's layer scale: with lr 2e-3 it trained better than 1.0
+        # on this data (see docs/detection.md)
+        layer_scale_init_value=1e-6,
         with_cp=False,
         init_cfg=None),
     neck=dict(in_channels=[40, 80, 160, 320], out_channels=channels),
@@ -165,7 +165,7 @@ test_evaluator = val_evaluator
 # From scratch: a higher lr than fine-tuning, no decay across layers.
 max_epochs = 6
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-3),
+    optimizer=dict(lr=2e-3),
     paramwise_cfg=dict(decay_rate=1.0))
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
