@@ -1,7 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Detection demo: generate the shapes dataset, train, evaluate, report.
 
-    python tools/demo_det.py            # about 7 minutes on 2 CPU cores
+    python tools/demo_det.py            # about 9 minutes on 2 CPU cores
 
 Writes the COCO-format demo dataset to ``data/det_demo`` when missing,
 trains Cascade Mask R-CNN + UniRepLKNet-A from scratch on CPU (or GPU when

@@ -163,7 +163,7 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # From scratch: a higher lr than fine-tuning, no decay across layers.
-max_epochs = 6
+max_epochs = 8
 optim_wrapper = dict(
     optimizer=dict(lr=2e-3),
     paramwise_cfg=dict(decay_rate=1.0))
@@ -177,7 +177,7 @@ param_scheduler = [
         begin=0,
         end=max_epochs,
         by_epoch=True,
-        milestones=[5],
+        milestones=[7],
         gamma=0.1)
 ]
 default_hooks = dict(
