@@ -2,9 +2,9 @@
 """The CPU detection demo learns: clearly-above-chance AP after its run.
 
 The demo's own schedule (8 epochs of 240 images, about 9 minutes on one
-core) is what reliably learns: UniRepLKNet-A trained from scratch
-leaves its loss plateau around epochs 4-6 (4 epochs without the lr step gave
-box AP50 0.03), so a shorter run would test nothing.
+core) learned for each of the three seeds tried; UniRepLKNet-A trained from
+scratch leaves its loss plateau around epochs 4-6 (4 epochs without the lr
+step gave box AP50 0.03), so a shorter run would test nothing.
 """
 import importlib.util
 import json
