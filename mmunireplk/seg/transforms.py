@@ -26,6 +26,13 @@ class LoadCheckedAnnotations(LoadAnnotations):
     Put it where ``LoadAnnotations`` would go (in the test pipeline after
     ``Resize``: the check uses ``ori_shape``, the size of the image file).
 
+    At inference on images that come from no dataset (mmseg's
+    ``inference_model`` and ``MMSegInferencer`` drop only transforms named
+    ``LoadAnnotations`` from the test pipeline), there is no label map to
+    load: a sample that carries neither ``seg_map_path`` nor the
+    ``sample_idx`` every mmengine dataset sample has passes through
+    unchanged. A dataset sample without a label map still raises.
+
     Args:
         num_classes (int): Number of classes of the dataset (150 for
             ADE20K). Defaults to None (no value check).
@@ -43,6 +50,18 @@ class LoadCheckedAnnotations(LoadAnnotations):
                              f'{num_classes}')
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+
+    @staticmethod
+    def is_inference_input(results: dict) -> bool:
+        """Whether ``results`` is a bare inference input (an image given to
+        an inferencer), not a sample of a dataset."""
+        return 'seg_map_path' not in results and 'sample_idx' not in results
+
+    def transform(self, results: dict) -> dict:
+        """Load and check the label map; inference inputs pass through."""
+        if self.is_inference_input(results):
+            return results
+        return super().transform(results)
 
     def _load_seg_map(self, results: dict) -> None:
         seg_path = results.get('seg_map_path')

@@ -1,0 +1,504 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Inference on images with the upstream inferencers of mmdet, mmseg and
+mmpretrain, for UniRepLKNet configs and checkpoints.
+
+:class:`ImagePredictor` builds ``DetInferencer``, ``MMSegInferencer`` or
+``ImageClassificationInferencer`` for a config (the task is read off the
+config), loads the weights strictly (a checkpoint that does not fit the
+config is an error naming the file and the keys), optionally
+re-parameterises the backbone, and resolves class names and palette
+(checkpoint meta, then the config, then COCO / ADE20K / ImageNet).
+"""
+import copy
+import os.path as osp
+import re
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+
+TASKS = ('det', 'seg', 'cls')
+TASK_SCOPES = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
+SCOPE_OF_TASK = {v: k for k, v in TASK_SCOPES.items()}
+# Palettes that can be asked for by name (``--palette``).
+PALETTE_CHOICES = ('auto', 'random', 'coco', 'ade20k', 'cityscapes', 'voc')
+# A training-form or deploy-form UniRepLKNet is told apart by the bias that
+# re-parameterisation gives every depthwise conv of a block.
+_DEPLOY_KEY = re.compile(r'(^|\.)stages\.\d+\.\d+\.dwconv\.(lk_origin\.)?bias$')
+ConfigType = Union[str, Config, ConfigDict]
+
+
+def get_task(cfg: Config) -> str:
+    """``'det'``, ``'seg'`` or ``'cls'`` from the config's ``default_scope``
+    or the scope prefix of its model type (``'mmdet.CascadeRCNN'``).
+
+    Raises:
+        ValueError: If the config belongs to none of mmdet, mmseg and
+            mmpretrain.
+    """
+    scope = cfg.get('default_scope')
+    if scope in TASK_SCOPES:
+        return TASK_SCOPES[scope]
+    model_type = str(cfg.get('model', {}).get('type', ''))
+    task = TASK_SCOPES.get(model_type.split('.')[0])
+    if task is None:
+        raise ValueError(
+            f'Cannot tell the task of config {cfg.filename}: its '
+            f'default_scope is {scope!r} and its model type {model_type!r}; '
+            f'expected one of the scopes {sorted(TASK_SCOPES)}')
+    return task
+
+
+def load_config(config: ConfigType,
+                cfg_options: Optional[dict] = None) -> Config:
+    """Read a config (its ``custom_imports`` register mmunireplk's modules)
+    and drop the backbone's pretrained ``init_cfg``, which inference never
+    needs (the weights come from the checkpoint)."""
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    elif isinstance(config, ConfigDict):
+        cfg = Config(copy.deepcopy(config.to_dict()))
+    else:
+        if not osp.isfile(str(config)):
+            raise FileNotFoundError(f'Config file not found: {config}')
+        cfg = Config.fromfile(str(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    backbone = cfg.get('model', {}).get('backbone')
+    if isinstance(backbone, dict) and backbone.get('init_cfg') is not None:
+        backbone['init_cfg'] = None
+    return cfg
+
+
+def read_checkpoint(weights: str) -> dict:
+    """Read a checkpoint (a local file or a URL) with mmunireplk's
+    weights-only loader.
+
+    Raises:
+        FileNotFoundError: If a local file does not exist.
+        ValueError: If the file holds no dict.
+    """
+    if '://' in weights:
+        from mmengine.runner import CheckpointLoader
+        checkpoint = CheckpointLoader.load_checkpoint(
+            weights, map_location='cpu')
+    else:
+        if not osp.isfile(osp.expanduser(weights)):
+            raise FileNotFoundError(f'Weights file not found: {weights}')
+        from mmunireplk.checkpoint import load_checkpoint_file
+        checkpoint = load_checkpoint_file(weights, map_location='cpu')
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'Weights file {weights} holds a '
+                         f'{type(checkpoint).__name__}, not a checkpoint dict')
+    return checkpoint
+
+
+def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
+    """The model state dict of a checkpoint, without a ``module.`` prefix."""
+    state_dict = checkpoint
+    for key in ('state_dict', 'model'):
+        if isinstance(checkpoint.get(key), dict):
+            state_dict = checkpoint[key]
+            break
+    return {(k[len('module.'):] if k.startswith('module.') else k): v
+            for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
+
+
+def is_deploy_state_dict(state_dict: Dict[str, torch.Tensor]) -> bool:
+    """Whether a state dict holds a re-parameterised (deploy) backbone."""
+    return any(_DEPLOY_KEY.search(k) for k in state_dict)
+
+
+def _short(names: Sequence[str], limit: int = 6) -> str:
+    names = list(names)
+    more = f', ... ({len(names) - limit} more)' if len(names) > limit else ''
+    return ', '.join(names[:limit]) + more
+
+
+def load_weights_strict(model: nn.Module,
+                        state_dict: Dict[str, torch.Tensor],
+                        weights: str = '<weights>',
+                        config_name: str = '<config>') -> None:
+    """Load ``state_dict`` into ``model``, requiring an exact fit.
+
+    Raises:
+        ValueError: Naming the weights file, the config, and the missing,
+            unexpected and shape-mismatched keys.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [
+        f'{k} (file {tuple(v.shape)}, model {tuple(own[k].shape)})'
+        for k, v in state_dict.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f'{len(missing)} keys of the model are missing '
+                         f'from the file: {_short(missing)}')
+        if unexpected:
+            parts.append(f'{len(unexpected)} keys of the file are not in '
+                         f'the model: {_short(unexpected)}')
+        if shapes:
+            parts.append(f'{len(shapes)} keys differ in shape: '
+                         f'{_short(shapes, 4)}')
+        prefixes = {k.split('.')[0] + '.' for k in own}
+        if not any(k.startswith(tuple(prefixes)) for k in state_dict):
+            hint = (' (no key of the file starts with the model\'s '
+                    f'{_short(sorted(prefixes))}: a bare backbone or '
+                    'ImageNet checkpoint belongs in '
+                    'model.backbone.init_cfg for training)')
+        else:
+            hint = (' (published mmdet 2.x / mmseg 0.x checkpoints must be '
+                    'converted first with tools/model_converters/)')
+        raise ValueError(f'Weights {weights} do not fit config '
+                         f'{config_name}: ' + '; '.join(parts) + hint)
+    model.load_state_dict(state_dict, strict=True)
+
+
+def model_num_classes(model: nn.Module, task: str) -> Optional[int]:
+    """Number of classes the model predicts (None if it cannot be told)."""
+    candidates: List[Any] = []
+    if task == 'det':
+        roi_head = getattr(model, 'roi_head', None)
+        bbox_head = getattr(roi_head, 'bbox_head', None)
+        if isinstance(bbox_head, nn.ModuleList):
+            bbox_head = bbox_head[-1]
+        candidates += [bbox_head, getattr(model, 'bbox_head', None)]
+    elif task == 'seg':
+        candidates.append(getattr(model, 'decode_head', None))
+    else:
+        candidates.append(getattr(model, 'head', None))
+    for module in candidates:
+        num = getattr(module, 'num_classes', None)
+        if isinstance(num, int):
+            return num
+    return None
+
+
+def default_dataset_meta(name: str) -> dict:
+    """Class names and palette of ``'coco'``, ``'ade20k'``,
+    ``'cityscapes'``, ``'voc'`` or ``'imagenet'``."""
+    if name == 'coco':
+        from mmdet.datasets import CocoDataset
+        meta = CocoDataset.METAINFO
+    elif name in ('ade20k', 'cityscapes', 'voc'):
+        from mmseg.utils import get_classes, get_palette
+        meta = dict(classes=get_classes(name), palette=get_palette(name))
+    elif name == 'imagenet':
+        from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+        meta = dict(classes=IMAGENET_CATEGORIES)
+    else:
+        raise ValueError(f'Unknown dataset {name!r} for class names: '
+                         "expected 'coco', 'ade20k', 'cityscapes', 'voc' or "
+                         "'imagenet'")
+    return dict(
+        classes=tuple(meta['classes']),
+        palette=[tuple(int(v) for v in c) for c in meta.get('palette', [])])
+
+
+TASK_DEFAULT_DATASET = {'det': 'coco', 'seg': 'ade20k', 'cls': 'imagenet'}
+
+
+def random_palette(num_classes: int, seed: int = 42) -> List[Tuple[int, ...]]:
+    """A reproducible palette of bright colours (RGB)."""
+    rng = np.random.RandomState(seed)
+    colours = rng.randint(40, 256, size=(num_classes, 3))
+    return [tuple(int(v) for v in c) for c in colours]
+
+
+def _config_metainfo(cfg: Config, task: str) -> Optional[dict]:
+    """Class names (and palette) of the config's test dataset: its
+    ``metainfo``, else the ``METAINFO`` of its dataset class."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    dataset = loader.get('dataset', {}) if isinstance(loader, dict) else {}
+    while isinstance(dataset, dict) and 'dataset' in dataset \
+            and 'metainfo' not in dataset:
+        dataset = dataset['dataset']  # wrappers such as RepeatDataset
+    if not isinstance(dataset, dict):
+        return None
+    metainfo = dataset.get('metainfo')
+    if isinstance(metainfo, dict) and metainfo.get('classes'):
+        return dict(metainfo)
+    dataset_type = dataset.get('type')
+    if not isinstance(dataset_type, str):
+        return None
+    from mmengine.registry import DATASETS, DefaultScope
+    with DefaultScope.overwrite_default_scope(SCOPE_OF_TASK[task]):
+        dataset_cls = DATASETS.get(dataset_type)
+    metainfo = getattr(dataset_cls, 'METAINFO', None)
+    if isinstance(metainfo, dict) and metainfo.get('classes'):
+        return dict(metainfo)
+    return None
+
+
+def resolve_dataset_meta(task: str,
+                         cfg: Config,
+                         checkpoint_meta: Optional[dict],
+                         num_classes: Optional[int],
+                         palette: str = 'auto') -> dict:
+    """Class names and palette for visualisation.
+
+    Taken from the checkpoint's ``meta['dataset_meta']`` (what mmengine's
+    runner saves), else from the config's test dataset, else from the task's
+    default dataset (COCO, ADE20K, ImageNet); the first whose number of
+    classes matches the model is used. ``palette`` is ``'auto'`` (the
+    palette of that source, random where it has none), ``'random'`` or the
+    name of a dataset whose palette to use.
+    """
+    if palette not in PALETTE_CHOICES:
+        raise ValueError(f'Unknown palette {palette!r}: expected one of '
+                         f'{PALETTE_CHOICES}')
+    sources = []
+    meta = (checkpoint_meta or {}).get('dataset_meta')
+    if isinstance(meta, dict) and meta.get('classes'):
+        sources.append(('checkpoint', meta))
+    meta = _config_metainfo(cfg, task)
+    if meta is not None:
+        sources.append(('config', meta))
+    sources.append(('default', default_dataset_meta(
+        TASK_DEFAULT_DATASET[task])))
+    chosen = None
+    for origin, meta in sources:
+        if num_classes is None or len(meta['classes']) == num_classes:
+            chosen = (origin, meta)
+            break
+    if chosen is None:
+        warnings.warn(f'No class names for the {num_classes} classes of '
+                      'the model (checkpoint meta, config and the default '
+                      'dataset disagree); using class_0, class_1, ...')
+        chosen = ('generic', dict(
+            classes=tuple(f'class_{i}' for i in range(num_classes))))
+    origin, meta = chosen
+    classes = tuple(meta['classes'])
+    colours = meta.get('palette')
+    if palette == 'random' or (palette == 'auto' and (
+            not colours or len(colours) < len(classes))):
+        colours = random_palette(len(classes))
+    elif palette != 'auto':
+        colours = default_dataset_meta(palette)['palette']
+        if len(colours) < len(classes):
+            colours = list(colours) + random_palette(len(classes))[
+                len(colours):]
+    return dict(
+        classes=classes,
+        palette=[tuple(int(v) for v in c) for c in colours],
+        source=origin)
+
+
+class ImagePredictor:
+    """A UniRepLKNet detector, segmentor or classifier ready for images.
+
+    Wraps the upstream inferencer of the task (``mmdet.apis.DetInferencer``,
+    ``mmseg.apis.MMSegInferencer`` or
+    ``mmpretrain.apis.ImageClassificationInferencer``, available as
+    :attr:`inferencer`), built from the config. The weights are loaded
+    strictly; a deploy-form checkpoint (from
+    ``tools/model_converters/reparameterize.py``) builds the deploy-form
+    backbone by itself.
+
+    Args:
+        config (str | Config): Config file or object.
+        weights (str, optional): Checkpoint file. None runs with random
+            weights (and warns). Defaults to None.
+        task (str, optional): ``'det'``, ``'seg'`` or ``'cls'``; read off
+            the config when None. Defaults to None.
+        device (str): Device. Defaults to ``'cpu'``.
+        deploy (bool): Re-parameterise the backbone after loading
+            (``switch_to_deploy()``), the fastest inference form.
+            Defaults to False.
+        palette (str): See :func:`resolve_dataset_meta`. Defaults to
+            ``'auto'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+    """
+
+    def __init__(self,
+                 config: ConfigType,
+                 weights: Optional[str] = None,
+                 task: Optional[str] = None,
+                 device: str = 'cpu',
+                 deploy: bool = False,
+                 palette: str = 'auto',
+                 cfg_options: Optional[dict] = None) -> None:
+        cfg = load_config(config, cfg_options)
+        self.config_name = cfg.filename or '<config object>'
+        self.task = task or get_task(cfg)
+        if self.task not in TASKS:
+            raise ValueError(f'task must be one of {TASKS}, got {task!r}')
+        checkpoint: dict = {}
+        state_dict = None
+        if weights is not None:
+            checkpoint = read_checkpoint(weights)
+            state_dict = checkpoint_state_dict(checkpoint)
+            if is_deploy_state_dict(state_dict):
+                cfg.model.backbone['deploy'] = True
+        else:
+            warnings.warn(f'No weights given for {self.config_name}: the '
+                          'model runs with random weights')
+        self.cfg = cfg
+        with warnings.catch_warnings():
+            # the inferencers warn that no checkpoint is loaded (we load it
+            # below) and set placeholder class names (replaced below)
+            warnings.simplefilter('ignore')
+            self.inferencer = self._build_inferencer(cfg, device)
+        model = self.model
+        if state_dict is not None:
+            load_weights_strict(model, state_dict, weights, self.config_name)
+        if deploy:
+            backbone = getattr(model, 'backbone', None)
+            if not hasattr(backbone, 'switch_to_deploy'):
+                raise ValueError(
+                    f'deploy=True needs a re-parameterisable backbone; the '
+                    f'backbone of {self.config_name} is '
+                    f'{type(backbone).__name__}')
+            if not getattr(backbone, 'deploy', False):
+                backbone.switch_to_deploy()
+        model.eval()
+        self.dataset_meta = resolve_dataset_meta(
+            self.task, cfg, checkpoint.get('meta'),
+            model_num_classes(model, self.task), palette)
+        self._set_meta()
+
+    def _build_inferencer(self, cfg: Config, device: str):
+        from mmengine.model import revert_sync_batchnorm
+        if self.task == 'det':
+            from mmdet.apis import DetInferencer
+            inferencer = DetInferencer(
+                model=cfg, weights=None, device=device, show_progress=False)
+        elif self.task == 'seg':
+            from mmseg.apis import MMSegInferencer
+            inferencer = MMSegInferencer(
+                model=cfg, weights=None, device=device)
+        else:
+            from mmpretrain.apis import ImageClassificationInferencer
+            inferencer = ImageClassificationInferencer(
+                model=cfg, pretrained=False, device=device)
+        if not str(device).startswith('cuda'):
+            inferencer.model = revert_sync_batchnorm(inferencer.model)
+        return inferencer
+
+    @property
+    def model(self) -> nn.Module:
+        """The model of the inferencer."""
+        return self.inferencer.model
+
+    def _set_meta(self) -> None:
+        meta = dict(
+            classes=self.dataset_meta['classes'],
+            palette=self.dataset_meta['palette'])
+        model = self.model
+        if self.task == 'cls':
+            model._dataset_meta = meta
+            self.inferencer.classes = meta['classes']
+        else:
+            model.dataset_meta = meta
+            visualizer = getattr(self.inferencer, 'visualizer', None)
+            if visualizer is not None:
+                visualizer.dataset_meta = meta
+
+    @property
+    def classes(self) -> Tuple[str, ...]:
+        """Class names."""
+        return self.dataset_meta['classes']
+
+    @property
+    def palette(self) -> List[Tuple[int, int, int]]:
+        """RGB colour of each class."""
+        return self.dataset_meta['palette']
+
+    def predict(self, image: Union[str, np.ndarray]):
+        """Run the inferencer on one image (a path, or a BGR array as
+        ``mmcv.imread`` returns it) and return its data sample
+        (``DetDataSample``, ``SegDataSample`` or mmpretrain ``DataSample``).
+        """
+        with torch.no_grad():
+            out = self.inferencer(image, return_datasamples=True)
+        predictions = out['predictions']
+        if isinstance(predictions, (list, tuple)):
+            predictions = predictions[0]
+        return predictions
+
+
+def read_image(path: str) -> Optional[np.ndarray]:
+    """Read an image file as a BGR ``uint8`` array, or None if the file is
+    unreadable or not an image."""
+    import mmcv
+    try:
+        img = mmcv.imread(path)
+    except Exception:  # noqa: BLE001 (any decoder failure means "skip")
+        return None
+    if img is None or img.ndim != 3 or img.size == 0:
+        return None
+    return img
+
+
+def prediction_to_dict(sample: Any,
+                       task: str,
+                       classes: Sequence[str],
+                       score_thr: float = 0.0,
+                       topk: int = 5) -> dict:
+    """A JSON-serialisable summary of one prediction.
+
+    det: instances scoring at least ``score_thr`` (label, name, score, box
+    ``[x1, y1, x2, y2]``, mask as COCO RLE); seg: image size and the area of
+    each predicted class; cls: the ``topk`` classes with their scores.
+    """
+    def name(i: int) -> str:
+        return classes[i] if 0 <= i < len(classes) else f'class_{i}'
+
+    if task == 'det':
+        inst = sample.pred_instances
+        scores = inst.scores.detach().cpu().numpy()
+        keep = np.flatnonzero(scores >= score_thr)
+        labels = inst.labels.detach().cpu().numpy()
+        boxes = inst.bboxes.detach().cpu().numpy()
+        masks = None
+        if 'masks' in inst:
+            masks = inst.masks
+            masks = masks.detach().cpu().numpy() if isinstance(
+                masks, torch.Tensor) else np.asarray(masks)
+        items = []
+        for i in keep:
+            item = dict(
+                label=int(labels[i]),
+                name=name(int(labels[i])),
+                score=round(float(scores[i]), 5),
+                bbox=[round(float(v), 2) for v in boxes[i]])
+            if masks is not None:
+                import pycocotools.mask as mask_util
+                rle = mask_util.encode(
+                    np.asfortranarray(masks[i].astype(np.uint8)))
+                item['mask'] = dict(
+                    size=[int(s) for s in rle['size']],
+                    counts=rle['counts'].decode('ascii'))
+            items.append(item)
+        return dict(task='det', score_thr=score_thr, instances=items)
+    if task == 'seg':
+        seg = sample.pred_sem_seg.data.detach().cpu().numpy()[0]
+        values, counts = np.unique(seg, return_counts=True)
+        order = np.argsort(-counts)
+        total = float(seg.size)
+        return dict(
+            task='seg',
+            height=int(seg.shape[0]),
+            width=int(seg.shape[1]),
+            classes=[
+                dict(
+                    label=int(values[i]),
+                    name=name(int(values[i])),
+                    pixels=int(counts[i]),
+                    fraction=round(counts[i] / total, 5)) for i in order
+            ])
+    scores = sample.pred_score.detach().cpu().float().numpy()
+    order = np.argsort(-scores)[:topk]
+    return dict(
+        task='cls',
+        topk=[
+            dict(label=int(i), name=name(int(i)),
+                 score=round(float(scores[i]), 5)) for i in order
+        ])
