@@ -1,0 +1,22 @@
+# Cascade Mask R-CNN + UniRepLKNet-F (femto, ImageNet-1K), COCO, 3x.
+# Not published by the paper: the T recipe with this backbone; params / FLOPs
+# measured in docs/classification.md ("Small models downstream").
+_base_ = './cascade-mask-rcnn_unireplknet-t_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
+
+checkpoint_file = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/unireplknet_f_in1k_224_acc78.58.pth'  # noqa
+# Drop path: the published detection rates are the ImageNet rate + 0.1
+# (T 0.2 -> 0.3, S 0.4 -> 0.5); femto trained with 0.0 -> 0.1.
+model = dict(
+    backbone=dict(
+        arch='femto',
+        drop_path_rate=0.1,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file)),
+    neck=dict(in_channels=[48, 96, 192, 384]))
+# Layer-wise lr decay with num_layers fitting the depth: stage-3 block j has
+# layer id 3 + j // 3, so femto's 6 stage-3 blocks take ids 3..4; stage 4
+# is num_layers = 5 (T: 18 blocks -> 9, S..XL: 27 -> 12). num_layers 12
+# here would leave ids 5..11 empty and decay everything below stage 4
+# by an extra 0.8^7. Rate 0.8 per layer as published for T and S.
+optim_wrapper = dict(
+    paramwise_cfg=dict(num_layers=5, decay_rate=0.8,
+                       decay_type='layer_wise'))

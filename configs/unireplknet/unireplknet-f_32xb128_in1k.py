@@ -1,0 +1,13 @@
+# UniRepLKNet-F (femto), ImageNet-1K from scratch at 224, 300 epochs,
+# 32 GPUs x 128 images. Public result: unireplknet_f_in1k_224_acc78.58.pth
+# (top-1 78.58; paper: 6.2M / 0.9G FLOPs at 224).
+_base_ = './unireplknet-t_32xb128_in1k.py'
+
+checkpoint_file = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/unireplknet_f_in1k_224_acc78.58.pth'  # noqa
+model = dict(
+    backbone=dict(arch='femto', drop_path_rate=0.0),
+    head=dict(in_channels=384),
+    train_cfg=dict(augments=[
+        dict(type='Mixup', alpha=0.3),
+        dict(type='CutMix', alpha=0.3),
+    ]))
