@@ -46,6 +46,10 @@ class UniRepLKNet(BaseModule):
         in_channels (int): Input channels. Defaults to 3.
         out_indices (Sequence[int]): Stages whose (normalised) outputs are
             returned. Defaults to ``(0, 1, 2, 3)``.
+        out_norm (bool): Apply the LayerNorm ``norm{i}`` to each returned
+            stage output. False returns the raw stage outputs and builds no
+            ``norm{i}``, as the ImageNet classifier needs (its head pools,
+            then normalises). Defaults to True.
         drop_path_rate (float): Stochastic depth rate, increasing linearly
             over the blocks. Defaults to 0.
         layer_scale_init_value (float, optional): Initial layer scale; None
@@ -87,6 +91,7 @@ class UniRepLKNet(BaseModule):
                  arch: Union[str, dict] = 'tiny',
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
+                 out_norm: bool = True,
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: Optional[float] = 1e-6,
                  kernel_sizes: Optional[Sequence[Sequence[int]]] = None,
@@ -100,6 +105,7 @@ class UniRepLKNet(BaseModule):
         self.depths, self.dims, self.kernel_sizes = self._parse_arch(
             arch, kernel_sizes)
         self.out_indices = self._parse_out_indices(out_indices)
+        self.out_norm = bool(out_norm)
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'frozen_stages must be in [-1, '
                              f'{self.num_stages}], got {frozen_stages}')
@@ -141,8 +147,9 @@ class UniRepLKNet(BaseModule):
                 ]))
             block_idx += self.depths[i]
 
-        for i in self.out_indices:
-            self.add_module(f'norm{i}', LayerNorm2d(dims[i]))
+        if self.out_norm:
+            for i in self.out_indices:
+                self.add_module(f'norm{i}', LayerNorm2d(dims[i]))
 
         self._freeze_stages()
 
@@ -194,7 +201,9 @@ class UniRepLKNet(BaseModule):
         outs = []
         for i in range(self.num_stages):
             x = self.stages[i](self.downsample_layers[i](x))
-            if i in self.out_indices:
+            if i in self.out_indices and not self.out_norm:
+                outs.append(x.contiguous())
+            elif i in self.out_indices:
                 # LayerNorm2d returns a channels-last strided view; necks
                 # keep that layout, and ops that index raw NCHW memory
                 # (e.g. mmcv's RoIAlign) would read scrambled features.
@@ -207,7 +216,7 @@ class UniRepLKNet(BaseModule):
         modules = [self.downsample_layers[0]]
         for i in range(self.frozen_stages):
             modules += [self.downsample_layers[i], self.stages[i]]
-            if i in self.out_indices:
+            if self.out_norm and i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
         for module in modules:
             module.eval()
