@@ -1,5 +1,9 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Shared helpers of the test suite."""
+import importlib.util
+import os.path as osp
+from types import ModuleType
+
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -24,3 +28,17 @@ def randomize_bn_and_scales(model: torch.nn.Module, seed: int = 0) -> None:
             if name.endswith(('act.1.gamma', 'act.1.beta')) or \
                     name.split('.')[-1] == 'gamma':
                 param.copy_(rand_like(param, -.5, .5))
+
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(relpath: str) -> ModuleType:
+    """Import a script of the repository (e.g. ``'tools/test.py'``) as a
+    module, to call its ``main()`` in-process."""
+    path = osp.join(REPO, relpath)
+    name = 'tool_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

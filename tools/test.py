@@ -3,9 +3,10 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out PATH]
         [--show] [--show-dir DIR] [--tta] [--json-out FILE]
-        [--cfg-options k=v ...] [--launcher pytorch]
+        [--cfg-options k=v ...] [--launcher pytorch] [--trust-checkpoint]
 
-Prints the metrics and writes them as JSON (``--json-out``, by default
+The checkpoint is read weights-only; ``--trust-checkpoint`` opts in to full
+unpickling for a file you trust. Prints the metrics and writes them as JSON (``--json-out``, by default
 ``<work_dir>/<timestamp>/metrics.json``). ``--out`` saves the raw
 predictions as in mmdet (a ``.pkl`` file) or mmseg (a directory).
 """
@@ -21,11 +22,14 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 try:
-    import mmunireplk  # noqa: F401  (registers modules, checkpoint I/O fix)
+    import mmunireplk  # noqa: F401  (registers modules, safe loader)
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmunireplk  # noqa: F401
-from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task,
+from mmunireplk.checkpoint import set_trust_env
+from mmunireplk.utils import to_builtin
+from mmunireplk.utils.runtime import (adapt_to_cpu, add_trust_argument,
+                                      detect_task, enable_tta,
                                       init_cpu_distributed)
 
 
@@ -68,6 +72,7 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='test-time augmentation (needs tta_model and tta_pipeline in '
         'the config)')
+    add_trust_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -93,15 +98,6 @@ def enable_visualization(cfg: Config, task: str,
             hook['test_out_dir'] = args.show_dir
 
 
-def enable_tta(cfg: Config) -> None:
-    """Wrap the model in the config's TTA model and use its pipeline."""
-    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
-    if missing:
-        raise KeyError(f'--tta needs {missing} in the config')
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-
-
 def add_prediction_dump(cfg: Config, task: str, out: str) -> None:
     """Save raw predictions as the task's own test tool does."""
     if task == 'seg':
@@ -121,21 +117,9 @@ def add_prediction_dump(cfg: Config, task: str, out: str) -> None:
         cfg.test_evaluator = [cfg.test_evaluator, dump]
 
 
-def to_json_value(value):
-    """Make metric values (numpy scalars, tensors) JSON-serialisable."""
-    if isinstance(value, dict):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json_value(v) for v in value]
-    if hasattr(value, 'item') and getattr(value, 'ndim', 0) == 0:
-        return value.item()
-    if hasattr(value, 'tolist'):
-        return value.tolist()
-    return value
-
-
 def main() -> None:
     args = parse_args()
+    set_trust_env(args.trust_checkpoint)
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'Config file not found: {args.config}')
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
@@ -169,7 +153,7 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
     for message in messages:
         runner.logger.warning(message)
-    metrics = to_json_value(runner.test())
+    metrics = to_builtin(runner.test())
 
     if is_main_process():
         json_out = args.json_out or osp.join(runner.log_dir, 'metrics.json')

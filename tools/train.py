@@ -3,6 +3,7 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+        [--trust-checkpoint]
 
 The task (detection or segmentation) is read off the config. Without CUDA,
 SyncBN becomes BN, distributed runs use gloo and ``--amp`` falls back to
@@ -18,11 +19,13 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 try:
-    import mmunireplk  # noqa: F401  (registers modules, checkpoint I/O fix)
+    import mmunireplk  # noqa: F401  (registers modules, safe loader)
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmunireplk  # noqa: F401
-from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task,
+from mmunireplk.checkpoint import set_trust_env
+from mmunireplk.utils.runtime import (adapt_to_cpu, add_safe_checkpoint_hook,
+                                      add_trust_argument, detect_task,
                                       init_cpu_distributed, set_amp,
                                       use_atomic_checkpoints)
 
@@ -59,6 +62,7 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    add_trust_argument(parser)
     # torch.distributed.launch passes --local-rank / --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -101,21 +105,13 @@ def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
 
     messages += adapt_to_cpu(cfg, args.launcher)
     use_atomic_checkpoints(cfg)
-    add_rng_state_hook(cfg)
+    add_safe_checkpoint_hook(cfg)
     return cfg, messages
-
-
-def add_rng_state_hook(cfg: Config) -> None:
-    """Keep RNG states in checkpoints so that --resume is exact."""
-    # Assign the list back: Config.setdefault returns a copy of a new list.
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any('RNGStateHook' in str(h.get('type')) for h in hooks):
-        hooks.append(dict(type='mmunireplk.RNGStateHook'))
-    cfg.custom_hooks = hooks
 
 
 def main() -> None:
     args = parse_args()
+    set_trust_env(args.trust_checkpoint)
     cfg, messages = build_config(args)
     init_cpu_distributed(args.launcher)
     if 'runner_type' in cfg:

@@ -1,5 +1,6 @@
 # CPU demo: Cascade Mask R-CNN + UniRepLKNet-A on the generated shapes
-# dataset (tools/run_demo.py det writes it to data/det_demo). The recipe of
+# dataset (`python tools/demo_det.py` writes it to data/det_demo, trains and
+# reports COCO box and mask AP). The recipe of
 # the COCO configs (4conv1fc GIoU cascade heads with class-aware regression,
 # stage weights 1/0.5/0.25, FCN mask head, flip + random-choice resize/crop,
 # AdamW, warm-up + steps, CocoMetric bbox+segm), scaled down to run in

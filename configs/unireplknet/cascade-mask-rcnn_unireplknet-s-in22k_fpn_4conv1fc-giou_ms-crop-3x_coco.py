@@ -19,5 +19,6 @@ custom_hooks = [
         momentum=1e-4,
         gamma=2000,
         update_buffers=True,
-        priority=49)
+        priority=49),
+    dict(type='mmunireplk.SafeCheckpointHook'),
 ]

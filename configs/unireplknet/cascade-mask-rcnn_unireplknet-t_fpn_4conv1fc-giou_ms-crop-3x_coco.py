@@ -136,4 +136,7 @@ param_scheduler = [
         gamma=0.1)
 ]
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
+# Checkpoints as plain data (they load weights-only) with the RNG states
+# (--resume is exact); kept by mmdet's/mmseg's own tools too.
+custom_hooks = [dict(type='mmunireplk.SafeCheckpointHook')]
 auto_scale_lr = dict(enable=False, base_batch_size=16)

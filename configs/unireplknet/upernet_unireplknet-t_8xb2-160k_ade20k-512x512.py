@@ -148,4 +148,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000,
                  val_interval=16000)
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000))
+# Checkpoints as plain data (they load weights-only) with the RNG states
+# (--resume is exact); kept by mmseg's own tools too.
+custom_hooks = [dict(type='mmunireplk.SafeCheckpointHook')]
 auto_scale_lr = dict(enable=False, base_batch_size=16)

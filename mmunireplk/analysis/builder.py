@@ -6,23 +6,31 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from mmunireplk.models.utils import (checkpoint_form, load_checkpoint_file,
-                                     unwrap_state_dict)
+from mmunireplk.checkpoint import (load_checkpoint_file, load_strict,
+                                   unwrap_state_dict)
+from mmunireplk.models.backbones.unireplknet import state_dict_form
+from mmunireplk.utils.runtime import sync_bn_to_bn
 
 
 def build_model_from_config(cfg: Config,
                             checkpoint: Optional[str] = None,
-                            form: str = 'config') -> nn.Module:
+                            form: str = 'config',
+                            state_dict: Optional[dict] = None) -> nn.Module:
     """Build ``cfg.model`` in eval mode, without any pretrained download.
+
+    SyncBN is built as BN (no process group is needed).
 
     Args:
         cfg (Config): A detection / segmentation / classification config
             (its ``custom_imports`` already processed by ``Config.fromfile``).
         checkpoint (str, optional): A checkpoint of the whole model, in the
-            training or the deploy form of the backbone; loaded strictly.
+            training or the deploy form of the backbone; read weights-only
+            and loaded strictly.
         form (str): Backbone form of the returned model: ``'config'`` (as
             the config / checkpoint builds it), ``'training'`` or
             ``'deploy'`` (re-parameterised after loading).
+        state_dict (dict, optional): Weights whose backbone form decides
+            the model's (when no ``checkpoint`` is given); not loaded.
 
     Returns:
         nn.Module: The model, in eval mode.
@@ -32,6 +40,7 @@ def build_model_from_config(cfg: Config,
                          f'got {form!r}')
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model_cfg = cfg.model.copy()
+    sync_bn_to_bn(model_cfg)
     if 'pretrained' in model_cfg:
         model_cfg['pretrained'] = None
     backbone = model_cfg.get('backbone')
@@ -42,15 +51,16 @@ def build_model_from_config(cfg: Config,
         raise ValueError(f'form={form!r} needs a UniRepLKNet backbone, got '
                          f'{got}')
 
-    state_dict = None
+    weights = None
     if checkpoint is not None:
-        state_dict = unwrap_state_dict(load_checkpoint_file(checkpoint))
+        weights = unwrap_state_dict(load_checkpoint_file(checkpoint))
+    form_source = weights if weights is not None else state_dict
     if backbone is not None:
         backbone = backbone.copy()
         backbone['init_cfg'] = None
         if is_unireplknet:
-            ckpt_form = None if state_dict is None else checkpoint_form(
-                state_dict)
+            ckpt_form = None if form_source is None else state_dict_form(
+                form_source)
             if ckpt_form is not None:
                 backbone['deploy'] = ckpt_form == 'deploy'
             elif form != 'config':
@@ -61,8 +71,8 @@ def build_model_from_config(cfg: Config,
         model_cfg['backbone'] = backbone
 
     model = MODELS.build(model_cfg)
-    if state_dict is not None:
-        model.load_state_dict(state_dict, strict=True)
+    if weights is not None:
+        load_strict(model, weights, checkpoint)
     if form == 'deploy':
         model.backbone.switch_to_deploy()
     model.eval()

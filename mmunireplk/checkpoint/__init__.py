@@ -1,15 +1,36 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Reading, writing, converting and loading UniRepLKNet checkpoints.
 
-(Transitional: re-exports the current helpers under their final names
-while the package is being assembled.)
+- :mod:`.io`: weights-only reading with a minimal allow-list and an
+  explicit opt-in (:func:`load_checkpoint_file`), atomic writing, and the
+  hook-up with mmengine's checkpoint loader (:func:`register_with_mmengine`).
+- :mod:`.runner_state`: mmengine runner state as plain data and back.
+- :mod:`.state_dict`: finding and loading the backbone weights, and the one
+  strict-load check (:func:`load_strict`, :func:`check_strict_load`).
+- :mod:`.convert`: converters per source format and :func:`convert_file`.
 """
-from mmunireplk.models.utils.checkpoint import (extract_backbone_state_dict,
-                                                load_checkpoint_file,
-                                                unwrap_state_dict)
-from mmunireplk.utils.convert import ConversionReport, save_checkpoint_atomic
+from .convert import (ConversionReport, convert_file,
+                      convert_mmdet2_checkpoint, convert_mmseg0x_checkpoint,
+                      legacy_ema_key, make_checkpoint,
+                      reparameterize_checkpoint, upgrade_legacy_meta)
+from .io import (ATOMIC_BACKEND, SAFE_GLOBALS, TRUST_ENV, AtomicLocalBackend,
+                 UnsafeCheckpointError, load_checkpoint_file,
+                 load_url_checkpoint, read_checkpoint, register_with_mmengine,
+                 save_checkpoint_atomic, set_trust_env)
+from .runner_state import restore_runner_state, runner_state_to_plain
+from .state_dict import (check_strict_load, extract_backbone_state_dict,
+                         load_backbone_state_dict, load_pretrained_backbone,
+                         load_strict, unwrap_state_dict)
 
 __all__ = [
-    'ConversionReport', 'extract_backbone_state_dict', 'load_checkpoint_file',
-    'save_checkpoint_atomic', 'unwrap_state_dict'
+    'ATOMIC_BACKEND', 'AtomicLocalBackend', 'ConversionReport',
+    'SAFE_GLOBALS', 'TRUST_ENV', 'UnsafeCheckpointError',
+    'check_strict_load', 'convert_file', 'convert_mmdet2_checkpoint',
+    'convert_mmseg0x_checkpoint', 'extract_backbone_state_dict',
+    'legacy_ema_key', 'load_backbone_state_dict', 'load_checkpoint_file',
+    'load_pretrained_backbone', 'load_strict', 'load_url_checkpoint',
+    'make_checkpoint', 'read_checkpoint', 'register_with_mmengine',
+    'reparameterize_checkpoint', 'restore_runner_state',
+    'runner_state_to_plain', 'save_checkpoint_atomic', 'set_trust_env',
+    'unwrap_state_dict', 'upgrade_legacy_meta'
 ]

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
 
-from .checkpoint_io import ATOMIC_BACKEND
+from mmunireplk.checkpoint import ATOMIC_BACKEND
 
 SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN', 'nn.SyncBatchNorm', 'SyncBatchNorm')
 TASK_SCOPES = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
@@ -161,3 +161,36 @@ def use_atomic_checkpoints(cfg: Config) -> None:
     if hook is not None and not hook.get('backend_args') and \
             not hook.get('out_dir'):
         hook['backend_args'] = dict(backend=ATOMIC_BACKEND)
+
+
+def add_safe_checkpoint_hook(cfg: Config) -> None:
+    """Add ``mmunireplk.SafeCheckpointHook`` to ``custom_hooks`` unless the
+    config has it: checkpoints then load weights-only and resume exactly."""
+    # Assign the list back: Config.setdefault returns a copy of a new list.
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any('SafeCheckpointHook' in str(h.get('type')) for h in hooks):
+        hooks.append(dict(type='mmunireplk.SafeCheckpointHook'))
+    cfg.custom_hooks = hooks
+
+
+def enable_tta(cfg: Config) -> None:
+    """Wrap the model in the config's TTA model and use its pipeline.
+
+    Raises:
+        KeyError: If the config has no ``tta_model`` / ``tta_pipeline``.
+    """
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise KeyError(f'--tta needs {missing} in the config')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+
+
+def add_trust_argument(parser) -> None:
+    """The ``--trust-checkpoint`` flag shared by the tools."""
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle checkpoints in full, which can run arbitrary code: '
+        'only for files you trust that do not load weights-only (sets '
+        'MMUNIREPLK_TRUST_CHECKPOINT=1 for this run)')

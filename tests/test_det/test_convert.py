@@ -8,12 +8,14 @@ from collections import OrderedDict
 import pytest
 import torch
 
+from mmunireplk.checkpoint import (ConversionReport, legacy_ema_key,
+                                   reparameterize_checkpoint,
+                                   save_checkpoint_atomic, upgrade_legacy_meta)
+from mmunireplk.checkpoint.convert import (rename_keys,
+                                           split_runner_checkpoint,
+                                           take_ema_weights)
 from mmunireplk.models.backbones import UniRepLKNet
-from mmunireplk.utils import (ConversionReport, infer_unireplknet_arch,
-                              legacy_ema_key, rename_keys,
-                              reparameterize_state_dict,
-                              save_checkpoint_atomic, split_runner_checkpoint,
-                              take_ema_weights, upgrade_legacy_meta)
+from mmunireplk.models.backbones.unireplknet import infer_arch
 from tests.helpers import randomize_bn_and_scales
 from .conftest import REPO
 
@@ -112,24 +114,25 @@ def test_infer_arch_training_and_deploy():
             kernel_sizes=((3, ), (13, ), (5, 11), (7, ))),
         in_channels=3,
         out_indices=(1, 3),
-        layer_scale_init_value=1e-6)
-    assert infer_unireplknet_arch(model.state_dict()) == expected
+        layer_scale_init_value=1e-6,
+        deploy=False)
+    assert infer_arch(model.state_dict()) == expected
     deploy = small_backbone(out_indices=(1, 3)).switch_to_deploy()
-    inferred = infer_unireplknet_arch(deploy.state_dict())
-    assert inferred['arch'] == expected['arch']
+    inferred = infer_arch(deploy.state_dict())
+    assert inferred['arch'] == expected['arch'] and inferred['deploy']
     with pytest.raises(KeyError, match='not a UniRepLKNet'):
-        infer_unireplknet_arch({'conv.weight': torch.zeros(1)})
+        infer_arch({'conv.weight': torch.zeros(1)})
 
 
 @pytest.mark.parametrize('prefix', ['backbone.', ''])
-def test_reparameterize_state_dict(prefix):
+def test_reparameterize_checkpoint(prefix):
     model = small_backbone()
     sd = OrderedDict((prefix + k, v) for k, v in model.state_dict().items())
     sd['neck.conv.weight'] = torch.ones(3)
     if not prefix:  # ImageNet checkpoints carry a classifier
         sd['head.weight'] = torch.ones(4, 32)
     report = ConversionReport()
-    out = reparameterize_state_dict(sd, prefix, report)
+    out = reparameterize_checkpoint(sd, report, prefix)['state_dict']
     assert torch.equal(out['neck.conv.weight'], torch.ones(3))
     assert prefix or torch.equal(out['head.weight'], torch.ones(4, 32))
     assert report.count('removed (folded) keys') > 0
@@ -145,9 +148,9 @@ def test_reparameterize_state_dict(prefix):
             assert torch.allclose(ref, got, rtol=1e-4, atol=1e-5)
 
     with pytest.raises(ValueError, match='already in the deploy form'):
-        reparameterize_state_dict(out, prefix)
+        reparameterize_checkpoint(out, report, prefix)
     with pytest.raises(KeyError, match='No UniRepLKNet key'):
-        reparameterize_state_dict(sd, 'detector.')
+        reparameterize_checkpoint(sd, report, 'detector.')
 
 
 def test_reparameterize_cli(tmp_path):
@@ -160,7 +163,7 @@ def test_reparameterize_cli(tmp_path):
     src, dst = str(tmp_path / 'train.pth'), str(tmp_path / 'deploy.pth')
     torch.save(legacy, src)
     result = subprocess.run(
-        [sys.executable, 'tools/model_converters/reparameterize.py', src,
+        [sys.executable, 'tools/model_converters/unireplknet_reparameterize.py', src,
          dst], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert 're-parameterised backbone' in result.stdout

@@ -1,7 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """tools/train.py, tools/test.py, dist_train.sh, the mmdet 2.x converter and
 the handling of bad or unusual data, on tiny generated datasets."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,12 +10,15 @@ from collections import OrderedDict
 from glob import glob
 from typing import List
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmunireplk.det import generate_demo_coco
-from mmunireplk.utils import legacy_ema_key
+from mmunireplk.checkpoint import (convert_file, convert_mmdet2_checkpoint,
+                                   legacy_ema_key, load_checkpoint_file)
+from tests.helpers import load_tool
 from .conftest import DEMO_CONFIG, REPO
 
 import mmdet  # noqa: E402,F401  (installed by tools/install.sh)
@@ -43,15 +45,6 @@ def tiny_options(root: str, epochs: int = 1) -> List[str]:
     return options
 
 
-def load_tool(path: str):
-    """Import a script under tools/ as a module."""
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(path))[0], osp.join(REPO, 'tools', path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_tool(args: List[str], timeout: int = 300) -> str:
     env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     result = subprocess.run(
@@ -70,8 +63,10 @@ def train(work_dir: str, root: str, epochs: int, *extra: str) -> str:
 
 
 def model_weights(path: str) -> dict:
+    """The weights of a checkpoint that training wrote, which loads with
+    torch's own weights-only loader (no allow-list)."""
     return torch.load(path, map_location='cpu',
-                      weights_only=False)['state_dict']
+                      weights_only=True)['state_dict']
 
 
 @pytest.fixture(scope='module')
@@ -245,14 +240,22 @@ def test_mmdet2_checkpoint_converts_and_loads_strictly(tmp_path, mmdet_scope):
     legacy = dict(
         state_dict=state_dict,
         optimizer=dict(state={}, param_groups=[dict(lr=1e-4)]),
+        # what an mmcv 1.x runner writes (numpy scalars among them)
         meta=dict(CLASSES=('rectangle', 'ellipse', 'triangle'), epoch=36,
-                  mmdet_version='2.28.1'))
+                  iter=np.int64(88704), mmdet_version='2.28.1',
+                  mmcv_version='1.7.1', env_info='sys.platform: linux',
+                  config='model = dict(...)', seed=0, exp_name='casc.py',
+                  hook_msgs=dict(last_ckpt='work_dirs/epoch_36.pth',
+                                 best_score=np.float64(0.517))))
     src = str(tmp_path / 'legacy.pth')
     torch.save(legacy, src)
-    converter = load_tool('model_converters/mmdet2_to_mmdet3.py')
+    assert load_checkpoint_file(src)['meta']['epoch'] == 36  # weights-only
+    converter = load_tool('tools/model_converters/'
+                          'unireplknet_mmdet2_to_mmdet3.py')
     for use_ema, offset in ((False, 0), (True, 1)):
         dst = str(tmp_path / f'converted_{use_ema}.pth')
-        report = converter.convert(src, dst, use_ema, DEMO_CONFIG).format()
+        report = convert_file(src, dst, convert_mmdet2_checkpoint,
+                              DEMO_CONFIG, ema_buffers=use_ema).format()
         assert 'loads strictly into' in report and 'renamed keys' in report
         assert 'dropped EMA buffers' in report and 'optimizer' in report
         converted = torch.load(dst, weights_only=True)
@@ -266,5 +269,7 @@ def test_mmdet2_checkpoint_converts_and_loads_strictly(tmp_path, mmdet_scope):
     # a checkpoint of another model does not load strictly: clear error
     del state_dict['module.rpn_head.rpn_cls.weight']
     torch.save(dict(state_dict=state_dict), src)
+    bad = str(tmp_path / 'bad.pth')
     with pytest.raises(RuntimeError, match='rpn_head.rpn_cls.weight'):
-        converter.convert(src, str(tmp_path / 'bad.pth'), False, DEMO_CONFIG)
+        converter.main([src, bad, '--config', DEMO_CONFIG])
+    assert not osp.exists(bad)

@@ -2,9 +2,11 @@
 """Loading public-format checkpoints through ``init_cfg=Pretrained``."""
 from collections import OrderedDict
 
+import numpy as np
 import pytest
 import torch
 
+from mmunireplk.checkpoint import UnsafeCheckpointError
 from mmunireplk.models import UniRepLKNet
 from tests.helpers import randomize_bn_and_scales
 
@@ -139,17 +141,38 @@ def test_unrelated_checkpoint_is_an_error(tmp_path):
         pretrained(path).init_weights()
 
 
-def test_checkpoint_with_python_objects_loads(tmp_path):
-    """Runner checkpoints carry non-tensor objects (``weights_only`` fails)."""
-
+def test_runner_checkpoint_with_plain_meta_loads(tmp_path):
+    """mmcv 1.x / mmengine runner checkpoints: weights plus plain ``meta``
+    (numpy scalars included) load weights-only."""
     state_dict = imagenet_state_dict()
     path = tmp_path / 'runner.pth'
     torch.save({'state_dict': {'backbone.' + k: v
                                for k, v in state_dict.items()},
-                'meta': RunnerMeta()}, path)
+                'meta': dict(epoch=36, best_score=np.float64(0.5),
+                             CLASSES=('a', 'b'))}, path)
     model = pretrained(path)
     model.init_weights()
     assert_loaded(model, state_dict)
+
+
+def test_checkpoint_with_other_objects_is_refused_unless_trusted(
+        tmp_path, mm_log):
+    state_dict = imagenet_state_dict()
+    path = tmp_path / 'runner.pth'
+    torch.save({'state_dict': state_dict, 'meta': RunnerMeta()}, path)
+    with pytest.raises(UnsafeCheckpointError) as error:
+        pretrained(path).init_weights()
+    message = str(error.value)
+    assert 'RunnerMeta' in message and 'trust_checkpoint=True' in message
+    assert str(path) in message
+
+    model = UniRepLKNet(
+        arch='atto',
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(path), trust_checkpoint=True))
+    model.init_weights()
+    assert_loaded(model, state_dict)
+    assert any('full unpickling' in m for m in mm_log), mm_log
 
 
 def test_frozen_stages_survive_pretrained_loading(tmp_path):

@@ -1,26 +1,13 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Helpers of the performance / export tests."""
-import importlib.util
-import os.path as osp
 import sys
 from contextlib import contextmanager
-from types import ModuleType
 from typing import List
 
 import torch
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(relpath: str) -> ModuleType:
-    """Import a script under ``tools/`` as a module."""
-    path = osp.join(REPO, relpath)
-    name = 'tool_' + osp.splitext(osp.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import REPO, load_tool  # noqa: F401
 
 
 @contextmanager

@@ -1,7 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """mmseg 0.x runner checkpoints convert into strictly loadable ones."""
-import importlib.util
-import os.path as osp
 from collections import OrderedDict
 
 import numpy as np
@@ -9,18 +7,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmunireplk.seg import convert_mmseg0x_checkpoint
-from .conftest import DEMO_CONFIG, REPO
+from mmunireplk.checkpoint import ConversionReport, convert_mmseg0x_checkpoint
+from tests.helpers import load_tool
+from .conftest import DEMO_CONFIG
 
-TOOL = osp.join(REPO, 'tools', 'model_converters',
-                'unireplknet_mmseg0x_to_1x.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('seg_converter', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SEG_TOOL = 'tools/model_converters/unireplknet_mmseg0x_to_1x.py'
+REPARAM_TOOL = 'tools/model_converters/unireplknet_reparameterize.py'
 
 
 def _demo_model(seed):
@@ -69,7 +61,7 @@ def test_cli_converts_and_loads_strictly(tmp_path, ddp_prefix, classifier,
     src, dst = str(tmp_path / 'legacy.pth'), str(tmp_path / 'new.pth')
     torch.save(_legacy_checkpoint(source, ddp_prefix, classifier), src)
 
-    assert _load_tool().main([src, dst, '--config', DEMO_CONFIG]) == 0
+    load_tool(SEG_TOOL).main([src, dst, '--config', DEMO_CONFIG])
     printed = capsys.readouterr().out
     assert 'optimizer' in printed and 'loads strictly' in printed
 
@@ -92,7 +84,8 @@ def test_converted_checkpoint_runs_with_mmengine_loader(tmp_path):
     """tools/test.py loads it through mmengine's load_checkpoint."""
     from mmengine.runner import load_checkpoint
     source = _demo_model(seed=0)
-    converted = convert_mmseg0x_checkpoint(_legacy_checkpoint(source))
+    converted = convert_mmseg0x_checkpoint(_legacy_checkpoint(source),
+                                           ConversionReport())
     path = str(tmp_path / 'c.pth')
     torch.save(converted, path)
     target = _demo_model(seed=1)
@@ -104,9 +97,11 @@ def test_converted_checkpoint_runs_with_mmengine_loader(tmp_path):
 def test_rejects_non_segmentor_checkpoints():
     with pytest.raises(KeyError, match="'decode_head.'"):
         convert_mmseg0x_checkpoint(
-            dict(state_dict={'backbone.stages.0.0.gamma': torch.ones(2)}))
+            dict(state_dict={'backbone.stages.0.0.gamma': torch.ones(2)}),
+            ConversionReport())
     with pytest.raises(KeyError, match="'backbone.'"):
-        convert_mmseg0x_checkpoint({'stages.0.0.gamma': torch.ones(2)})
+        convert_mmseg0x_checkpoint({'stages.0.0.gamma': torch.ones(2)},
+                                   ConversionReport())
 
 
 def test_reparameterize_tool_on_converted_seg_checkpoint(tmp_path):
@@ -121,14 +116,9 @@ def test_reparameterize_tool_on_converted_seg_checkpoint(tmp_path):
     legacy, converted = str(tmp_path / 'legacy.pth'), str(tmp_path / 'c.pth')
     deployed = str(tmp_path / 'deploy.pth')
     torch.save(_legacy_checkpoint(source), legacy)
-    _load_tool().main([legacy, converted])
-
-    spec = importlib.util.spec_from_file_location(
-        'reparameterize',
-        osp.join(REPO, 'tools', 'model_converters', 'reparameterize.py'))
-    reparam = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reparam)
-    reparam.main([converted, deployed])
+    load_tool(SEG_TOOL).main([legacy, converted])
+    load_tool(REPARAM_TOOL).main([converted, deployed, '--config',
+                                  DEMO_CONFIG])
 
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.model.backbone.deploy = True

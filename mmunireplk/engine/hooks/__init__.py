@@ -1,4 +1,4 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-from .rng_state_hook import RNGStateHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 
-__all__ = ['RNGStateHook']
+__all__ = ['SafeCheckpointHook']

@@ -1,5 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """UniRepLKNet backbone (Ding et al., CVPR 2024) for OpenMMLab 2.x."""
+import re
+from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -11,7 +13,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmunireplk.registry import MODELS
 from ..layers import LayerNorm2d, UniRepLKNetBlock
-from ..utils import load_pretrained_backbone
+
+StateDict = Dict[str, Tensor]
 
 
 def _kernels_small_to_large(depths: Sequence[int],
@@ -246,7 +249,16 @@ class UniRepLKNet(BaseModule):
         return self
 
     def init_weights(self) -> None:
-        """Initialise like the reference, then load pretrained weights."""
+        """Initialise like the reference, then load pretrained weights.
+
+        ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None,
+        map_location='cpu', trust_checkpoint=False)``: the file is read
+        weights-only unless ``trust_checkpoint`` opts in (see
+        :func:`mmunireplk.checkpoint.load_checkpoint_file`).
+        """
+        # Imported here: the checkpoint package imports this module.
+        from mmunireplk.checkpoint import load_pretrained_backbone
+
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 trunc_normal_(module.weight, std=.02)
@@ -258,7 +270,8 @@ class UniRepLKNet(BaseModule):
                 self,
                 self.init_cfg['checkpoint'],
                 prefix=self.init_cfg.get('prefix'),
-                map_location=self.init_cfg.get('map_location', 'cpu'))
+                map_location=self.init_cfg.get('map_location', 'cpu'),
+                trust=self.init_cfg.get('trust_checkpoint') or None)
             self._is_init = True
         elif self.init_cfg is not None:
             super().init_weights()
@@ -321,3 +334,86 @@ class UniRepLKNet(BaseModule):
         if parts[0] == 'stages':
             return int(parts[1]) + 1, total
         return num_layers + 1, total
+
+
+def is_backbone_key(key: str) -> bool:
+    """Whether an un-prefixed state-dict key is UniRepLKNet's (and not,
+    e.g., the ImageNet classifier's ``norm.*`` / ``head.*``)."""
+    head = key.split('.', 1)[0]
+    return head in ('downsample_layers', 'stages') or bool(
+        re.fullmatch(r'norm\d', head))
+
+
+def state_dict_form(state_dict: StateDict) -> Optional[str]:
+    """``'deploy'``, ``'training'`` or None (undecidable) for a state dict
+    (any prefix)."""
+    if any(k.endswith('pwconv2.0.bias') for k in state_dict):
+        return 'deploy'
+    if any(k.endswith('pwconv2.2.weight') or '.origin_bn.' in k
+           for k in state_dict):
+        return 'training'
+    return None
+
+
+def infer_arch(state_dict: StateDict) -> dict:
+    """Read the UniRepLKNet constructor arguments off its state dict.
+
+    Works for the training and the deploy form (un-prefixed keys).
+
+    Returns:
+        dict: ``arch`` (depths, dims, kernel_sizes), ``in_channels``,
+        ``out_indices``, ``layer_scale_init_value`` and ``deploy``, ready for
+        ``UniRepLKNet(**kwargs)``.
+
+    Raises:
+        KeyError: If the keys do not look like a UniRepLKNet.
+    """
+    dims, depths, kernel_sizes = [], [], []
+    for i in range(4):
+        # The stem's last conv (index 3) gives dims[0].
+        key = f'downsample_layers.{i}.{3 if i == 0 else 0}.weight'
+        if key not in state_dict:
+            raise KeyError(f'{key!r} not found: not a UniRepLKNet state dict '
+                           f'(keys look like {list(state_dict)[:3]})')
+        dims.append(int(state_dict[key].shape[0]))
+        kernels = []
+        while True:
+            block = f'stages.{i}.{len(kernels)}.dwconv'
+            weight = state_dict.get(f'{block}.lk_origin.weight',
+                                    state_dict.get(f'{block}.weight'))
+            if weight is None:
+                break
+            kernels.append(int(weight.shape[-1]))
+        depths.append(len(kernels))
+        kernel_sizes.append(tuple(kernels))
+    has_gamma = any(k.startswith('stages.') and k.endswith('.gamma')
+                    for k in state_dict)
+    return dict(
+        arch=dict(
+            depths=tuple(depths),
+            dims=tuple(dims),
+            kernel_sizes=tuple(kernel_sizes)),
+        in_channels=int(state_dict['downsample_layers.0.0.weight'].shape[1]),
+        out_indices=tuple(i for i in range(4) if f'norm{i}.weight' in
+                          state_dict),
+        layer_scale_init_value=1e-6 if has_gamma else None,
+        deploy=state_dict_form(state_dict) == 'deploy')
+
+
+def reparameterize_state_dict(state_dict: StateDict) -> StateDict:
+    """The deploy form of un-prefixed training-form UniRepLKNet weights.
+
+    Loads them strictly into a model of the inferred architecture,
+    re-parameterises it in eval mode and returns its state dict.
+
+    Raises:
+        ValueError: If the weights are already in the deploy form.
+    """
+    if state_dict_form(state_dict) == 'deploy':
+        raise ValueError('The UniRepLKNet weights are already in the deploy '
+                         'form')
+    model = UniRepLKNet(**infer_arch(state_dict))
+    model.load_state_dict(state_dict, strict=True)
+    model.eval()
+    model.switch_to_deploy()
+    return OrderedDict(model.state_dict())

@@ -17,8 +17,8 @@ path computes the same maths with fewer memory passes:
 * the residual is added while transposing back to NCHW (one pass).
 
 oneDNN (``torch.ops.mkldnn._linear_pointwise``) is used for the products when
-available: on the AMD EPYC CPUs of this project it ran about twice as fast as
-``torch.mm`` (MKL). Without it, ``F.linear`` is used.
+available, else ``F.linear``; which is faster depends on the CPU (see
+docs/speed.md for measurements).
 Outputs equal the module-by-module forward to fp32 rounding.
 """
 from contextlib import contextmanager

@@ -1,0 +1,150 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Runner state of mmengine checkpoints as plain data, and back.
+
+mmengine pickles its ``MessageHub`` scalars as ``HistoryBuffer`` objects,
+whose pickle references functions through ``getattr``; numpy values and the
+RNG states need numpy's array reconstruction. None of that loads
+weights-only. :func:`runner_state_to_plain` stores them as tensors, numbers,
+strings and containers (what weights-only loading reads), and
+:func:`restore_runner_state` turns them back into the objects mmengine's
+``Runner.resume`` expects, with the same values and dtypes.
+"""
+import random
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+
+#: Marks a message-hub state dict stored as plain data (format version).
+PLAIN_HUB_KEY = 'mmunireplk_plain'
+#: Top-level checkpoint key of the RNG states.
+RNG_STATE_KEY = 'rng_state'
+_ARRAY_KEY = '__ndarray__'
+
+
+def _array_to_plain(array: np.ndarray) -> dict:
+    if array.dtype.kind in 'bif' or array.dtype in (np.uint8, np.uint16,
+                                                     np.uint32):
+        # torch has few unsigned types: widen exactly to int64
+        wide = array.astype(np.int64) if array.dtype.kind == 'u' and \
+            array.dtype != np.uint8 else array
+        data = torch.from_numpy(np.ascontiguousarray(wide)).clone()
+    else:
+        data = array.tolist()
+    return {_ARRAY_KEY: data, 'dtype': array.dtype.str,
+            'shape': list(array.shape)}
+
+
+def _array_from_plain(value: dict) -> np.ndarray:
+    data = value[_ARRAY_KEY]
+    if isinstance(data, torch.Tensor):
+        data = data.numpy()
+    return np.asarray(data, dtype=np.dtype(value['dtype'])).reshape(
+        value['shape'])
+
+
+def to_plain(value: Any) -> Any:
+    """numpy arrays become marked tensors/lists, numpy scalars Python
+    numbers; containers are converted recursively (tuples stay tuples)."""
+    if isinstance(value, np.ndarray):
+        return _array_to_plain(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return type(value)((k, to_plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
+        return type(value)(to_plain(v) for v in value)
+    return value
+
+
+def from_plain(value: Any) -> Any:
+    """Undo :func:`to_plain` for arrays."""
+    if isinstance(value, dict):
+        if _ARRAY_KEY in value:
+            return _array_from_plain(value)
+        return type(value)((k, from_plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
+        return type(value)(from_plain(v) for v in value)
+    return value
+
+
+def get_rng_state() -> dict:
+    """The python, numpy and torch (and CUDA) RNG states as plain data."""
+    state = dict(
+        python=random.getstate(),
+        numpy=to_plain(np.random.get_state()),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`get_rng_state` returned."""
+    python = state['python']
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    np.random.set_state(from_plain(state['numpy']))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+def runner_state_to_plain(checkpoint: dict) -> dict:
+    """Make a runner checkpoint loadable weights-only, in place.
+
+    The message hub's ``HistoryBuffer`` scalars become dicts of tensors,
+    numpy values in the message hub and ``meta`` become plain values.
+
+    Returns:
+        dict: ``checkpoint``.
+    """
+    hub: Optional[dict] = checkpoint.get('message_hub')
+    if isinstance(hub, dict) and PLAIN_HUB_KEY not in hub:
+        scalars: Dict[str, Any] = {}
+        for key, buffer in hub.get('log_scalars', {}).items():
+            if hasattr(buffer, 'data') and hasattr(buffer, 'max_length'):
+                log_history, count_history = buffer.data
+                buffer = dict(
+                    log_history=_array_to_plain(np.asarray(log_history)),
+                    count_history=_array_to_plain(np.asarray(count_history)),
+                    max_length=buffer.max_length)
+            scalars[key] = buffer
+        checkpoint['message_hub'] = {
+            PLAIN_HUB_KEY: 1,
+            'log_scalars': scalars,
+            'runtime_info': to_plain(dict(hub.get('runtime_info', {}))),
+            'resumed_keys': dict(hub.get('resumed_keys', {})),
+        }
+    if isinstance(checkpoint.get('meta'), dict):
+        checkpoint['meta'] = to_plain(checkpoint['meta'])
+    return checkpoint
+
+
+def restore_runner_state(checkpoint: dict) -> dict:
+    """Turn a plain message hub back into mmengine objects, in place.
+
+    Checkpoints without one are returned unchanged.
+
+    Returns:
+        dict: ``checkpoint``.
+    """
+    if isinstance(checkpoint.get('meta'), dict):
+        checkpoint['meta'] = from_plain(checkpoint['meta'])
+    hub = checkpoint.get('message_hub')
+    if not (isinstance(hub, dict) and PLAIN_HUB_KEY in hub):
+        return checkpoint
+    from mmengine.logging import HistoryBuffer
+
+    scalars = {}
+    for key, value in hub['log_scalars'].items():
+        if isinstance(value, dict) and 'log_history' in value:
+            value = HistoryBuffer(
+                _array_from_plain(value['log_history']),
+                _array_from_plain(value['count_history']),
+                value['max_length'])
+        scalars[key] = value
+    checkpoint['message_hub'] = dict(
+        log_scalars=scalars,
+        runtime_info=from_plain(hub['runtime_info']),
+        resumed_keys=hub['resumed_keys'])
+    return checkpoint

@@ -1,0 +1,70 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""The CPU detection demo (see :mod:`mmunireplk.utils.demo`)."""
+import os.path as osp
+from typing import Dict, List
+
+from mmengine.config import Config
+
+from mmunireplk.utils.demo import DemoSpec
+from .demo_data import generate_demo_coco
+
+#: COCO metrics the demo prints (``coco/<name>``).
+REPORTED = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'segm_mAP',
+            'segm_mAP_50', 'segm_mAP_75')
+
+
+def point_to_data(cfg: Config, data_root: str) -> None:
+    """Point the train/val/test data and the evaluators at ``data_root``."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader):
+            cfg[loader].dataset.data_root = data_root
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(evaluator):
+            cfg[evaluator].ann_file = osp.join(
+                data_root, 'annotations/instances_val.json')
+
+
+def set_epochs(cfg: Config, epochs: int) -> None:
+    """Train ``epochs`` epochs; epoch-based lr steps beyond them are cut."""
+    cfg.train_cfg.max_epochs = epochs
+    for scheduler in cfg.param_scheduler:
+        if scheduler.get('by_epoch', True):
+            scheduler.end = epochs
+            scheduler.milestones = [
+                m for m in scheduler.get('milestones', []) if m < epochs
+            ]
+
+
+def coco_summary(metrics: dict) -> Dict[str, float]:
+    """The :data:`REPORTED` COCO metrics; CocoMetric returns nothing at all
+    when no detection passes the score threshold, which is an AP of 0."""
+    return {
+        key: round(float(metrics.get(f'coco/{key}', 0.)), 4)
+        for key in REPORTED
+    }
+
+
+def summarize(metrics: Dict[str, dict]) -> List[str]:
+    summary = coco_summary(metrics['single_scale'])
+    lines = ['Detection demo (Cascade Mask R-CNN + UniRepLKNet-A, shapes '
+             'dataset, val split):']
+    if not metrics['single_scale']:
+        lines.append('  no detection above the score threshold: AP is 0')
+    lines += [
+        f'  box AP  {summary["bbox_mAP"]:.3f}  '
+        f'(AP50 {summary["bbox_mAP_50"]:.3f})',
+        f'  mask AP {summary["segm_mAP"]:.3f}  '
+        f'(AP50 {summary["segm_mAP_50"]:.3f})'
+    ]
+    return lines
+
+
+def det_demo_spec(config: str) -> DemoSpec:
+    """The detection demo with ``config`` (the demo config)."""
+    return DemoSpec(
+        task='det',
+        config=config,
+        generate=generate_demo_coco,
+        data_params=dict(num_train=240, num_val=60, seed=0),
+        point_to_data=point_to_data,
+        summarize=summarize)

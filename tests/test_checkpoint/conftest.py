@@ -1,0 +1,58 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import List
+
+import pytest
+import torch
+
+from tests.helpers import REPO
+
+SEG_DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_',
+                           'upernet_unireplknet-a_seg-demo.py')
+
+
+class Payload:
+    """Unpickling it calls ``open(marker, 'w')``: a stand-in for a tampered
+    checkpoint's code (e.g. ``os.system``)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (self.marker, 'w')
+
+
+@pytest.fixture
+def payload(tmp_path):
+    """``(checkpoint path, marker path)``: a checkpoint with real-looking
+    weights whose ``meta`` creates the marker file when unpickled."""
+    marker = str(tmp_path / 'PAYLOAD_RAN')
+    path = str(tmp_path / 'tampered.pth')
+    torch.save(
+        dict(
+            state_dict={'backbone.stages.0.0.gamma': torch.ones(40)},
+            meta=dict(epoch=1, iter=1, note=Payload(marker))), path)
+    assert not osp.exists(marker)
+    return path, marker
+
+
+def run(args: List[str], timeout: int = 300, **env) -> subprocess.CompletedProcess:
+    """Run a command in the repository, one thread, capturing output."""
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    full_env.pop('MMUNIREPLK_TRUST_CHECKPOINT', None)
+    full_env.update(env)
+    return subprocess.run([sys.executable, *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=full_env)
+
+
+@pytest.fixture(scope='session')
+def seg_data_root(tmp_path_factory) -> str:
+    """A tiny generated ADE20K-layout dataset."""
+    from mmunireplk.seg import generate_ade20k_demo
+    root = str(tmp_path_factory.mktemp('seg_data'))
+    generate_ade20k_demo(root, num_train=2, num_val=1, seed=0)
+    return root
