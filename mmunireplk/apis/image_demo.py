@@ -102,9 +102,10 @@ def run_image_demo(predictor: ImagePredictor,
             image=path,
             height=int(img.shape[0]),
             width=int(img.shape[1]),
-            config=predictor.config_name,
-            **prediction_to_dict(sample, predictor.task, predictor.classes,
-                                 score_thr, topk))
+            config=predictor.config_name)
+        record.update(
+            prediction_to_dict(sample, predictor.task, predictor.classes,
+                               score_thr, topk))
         if predictor.task == 'seg':
             seg = sample.pred_sem_seg.data.cpu().numpy()[0]
             dtype = np.uint8 if len(predictor.classes) <= 255 else np.uint16

@@ -112,6 +112,16 @@ def is_deploy_state_dict(state_dict: Dict[str, torch.Tensor]) -> bool:
     return any(_DEPLOY_KEY.search(k) for k in state_dict)
 
 
+def _summarise(keys: Sequence[str], examples: int = 3) -> str:
+    """``N keys (under neck.: 20, roi_head.: 150), e.g. k1, k2, k3``."""
+    groups: Dict[str, int] = {}
+    for k in keys:
+        top = k.split('.')[0] + '.'
+        groups[top] = groups.get(top, 0) + 1
+    under = ', '.join(f'{g}: {n}' for g, n in groups.items())
+    return f'{len(keys)} keys (under {under}), e.g. {_short(keys, examples)}'
+
+
 def _short(names: Sequence[str], limit: int = 6) -> str:
     names = list(names)
     more = f', ... ({len(names) - limit} more)' if len(names) > limit else ''
@@ -139,11 +149,9 @@ def load_weights_strict(model: nn.Module,
     if missing or unexpected or shapes:
         parts = []
         if missing:
-            parts.append(f'{len(missing)} keys of the model are missing '
-                         f'from the file: {_short(missing)}')
+            parts.append('missing from the file: ' + _summarise(missing))
         if unexpected:
-            parts.append(f'{len(unexpected)} keys of the file are not in '
-                         f'the model: {_short(unexpected)}')
+            parts.append('not in the model: ' + _summarise(unexpected))
         if shapes:
             parts.append(f'{len(shapes)} keys differ in shape: '
                          f'{_short(shapes, 4)}')
@@ -228,9 +236,12 @@ def _config_metainfo(cfg: Config, task: str) -> Optional[dict]:
     dataset_type = dataset.get('type')
     if not isinstance(dataset_type, str):
         return None
-    from mmengine.registry import DATASETS, DefaultScope
-    with DefaultScope.overwrite_default_scope(SCOPE_OF_TASK[task]):
-        dataset_cls = DATASETS.get(dataset_type)
+    import importlib
+    registry = importlib.import_module(f'{SCOPE_OF_TASK[task]}.registry')
+    try:
+        dataset_cls = registry.DATASETS.get(dataset_type)
+    except KeyError:
+        dataset_cls = None
     metainfo = getattr(dataset_cls, 'METAINFO', None)
     if isinstance(metainfo, dict) and metainfo.get('classes'):
         return dict(metainfo)
@@ -418,7 +429,9 @@ class ImagePredictor:
         """
         with torch.no_grad():
             out = self.inferencer(image, return_datasamples=True)
-        predictions = out['predictions']
+        # mmseg returns the data sample itself, mmdet / mmpretrain a dict
+        # or a list
+        predictions = out['predictions'] if isinstance(out, dict) else out
         if isinstance(predictions, (list, tuple)):
             predictions = predictions[0]
         return predictions

@@ -63,8 +63,9 @@ def test_mmseg_inferencer_demo_config(seg_ckpts, seg_images, tmp_path, form):
         config.model.backbone.deploy = True
         ckpt = seg_ckpts[1]
     inferencer = MMSegInferencer(model=config, weights=ckpt, device='cpu')
-    out = inferencer(seg_images, out_dir=str(tmp_path), return_datasamples=True)
-    preds = out['predictions']
+    # with return_datasamples, mmseg returns the data samples themselves
+    preds = inferencer(
+        seg_images, out_dir=str(tmp_path), return_datasamples=True)
     assert len(preds) == len(seg_images)
     for path, pred in zip(seg_images, preds):
         assert tuple(pred.pred_sem_seg.shape) == _image_hw(path)
@@ -112,7 +113,7 @@ def test_published_seg_config_inference_model_and_inferencer(
                           atol=1e-3)
     inferencer = MMSegInferencer(
         model=deploy_cfg, weights=deploy_ckpt, device='cpu')
-    pred = inferencer(seg_images[0], return_datasamples=True)['predictions']
+    pred = inferencer(seg_images[0], return_datasamples=True)
     assert torch.equal(pred.pred_sem_seg.data, b.pred_sem_seg.data)
 
 
