@@ -56,8 +56,7 @@ model = dict(
         layer_scale_init_value=1e-6,
         # True builds the re-parameterised backbone (for checkpoints
         # converted by tools/model_converters/reparameterize.py)
-        deploy=False,
-        init_cfg=None),
+        deploy=False),
     neck=None,
     head=dict(
         type='mmunireplk.UniRepLKNetClsHead',
@@ -65,8 +64,7 @@ model = dict(
         in_channels=640,
         head_init_scale=1.0,
         loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1,
-                  mode='original'),
-        init_cfg=None),
+                  mode='original')),
     # timm Mixup(mixup_alpha, cutmix_alpha, prob 1.0, switch_prob 0.5): one
     # of the two, chosen uniformly, on every batch.
     train_cfg=dict(augments=[
