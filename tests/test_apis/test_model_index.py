@@ -139,14 +139,15 @@ def _build_on_meta(config):
         return models.build(cfg.model)
 
 
-def test_every_listed_config_builds(models):
-    for m in models:
-        model = _build_on_meta(m['config'])
-        params = sum(p.numel() for p in model.parameters())
-        if not m['results']:
-            continue
-        published = m['metadata']['Parameters']
-        # training form with the auxiliary head: within 12% of the
-        # published (deploy, no aux head) count
-        assert abs(params - published) / published < 0.12, (m['name'],
-                                                             params)
+@pytest.mark.slow  # about 2 s per config, 36 configs
+@pytest.mark.parametrize(
+    'entry', load_model_index(), ids=lambda m: m['name'])
+def test_every_listed_config_builds(entry):
+    model = _build_on_meta(entry['config'])
+    params = sum(p.numel() for p in model.parameters())
+    assert params > 1e6
+    if entry['results'] and 'in21k' not in entry['name']:
+        published = entry['metadata']['Parameters']
+        # training form (with the auxiliary head for UPerNet): within 12%
+        # of the published (deploy, no auxiliary head) count
+        assert abs(params - published) / published < 0.12, params
