@@ -391,6 +391,7 @@ class ImagePredictor:
                 model=cfg, pretrained=False, device=device)
         if not str(device).startswith('cuda'):
             inferencer.model = revert_sync_batchnorm(inferencer.model)
+        inferencer.show_progress = False  # one image per call
         return inferencer
 
     @property

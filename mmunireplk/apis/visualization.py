@@ -141,9 +141,11 @@ def draw_seg(image: np.ndarray,
              alpha: float = 0.5,
              legend: bool = True,
              max_legend: int = 20,
-             min_size: int = 0) -> np.ndarray:
+             min_size: int = 0,
+             with_input: bool = False) -> np.ndarray:
     """A colour overlay of a label map on an RGB image, with a legend of
-    the (at most ``max_legend`` largest) classes present below it."""
+    the (at most ``max_legend`` largest) classes present below it; with
+    ``with_input``, the input image to its left."""
     seg = _numpy(seg_map).astype(np.int64)
     if seg.ndim == 3:
         seg = seg[0]
@@ -160,6 +162,10 @@ def draw_seg(image: np.ndarray,
     out = img.astype(np.float32)
     out[valid] = (1 - alpha) * out[valid] + alpha * colours[seg[valid]]
     out = out.round().clip(0, 255).astype(np.uint8)
+    if with_input:
+        gap = np.full((out.shape[0], max(2, out.shape[1] // 40), 3), 255,
+                      np.uint8)
+        out = np.concatenate([img, gap, out], axis=1)
     if not legend:
         return out
     values, counts = np.unique(seg[valid], return_counts=True)
@@ -203,15 +209,17 @@ def draw_prediction(image: np.ndarray,
                     palette: Sequence[Colour],
                     score_thr: float = 0.3,
                     topk: int = 5,
-                    min_size: int = 0) -> np.ndarray:
+                    min_size: int = 0,
+                    with_input: bool = False) -> np.ndarray:
     """Draw one data sample (``DetDataSample``, ``SegDataSample`` or
-    mmpretrain ``DataSample``) on its RGB image."""
+    mmpretrain ``DataSample``) on its RGB image (segmentation: beside the
+    input image with ``with_input``)."""
     if task == 'det':
         return draw_det(image, sample.pred_instances, classes, palette,
                         score_thr, min_size=min_size)
     if task == 'seg':
         return draw_seg(image, sample.pred_sem_seg.data, classes, palette,
-                        min_size=min_size)
+                        min_size=min_size, with_input=with_input)
     if task == 'cls':
         return draw_cls(image, sample.pred_score, classes, topk,
                         min_size=min_size)
@@ -268,7 +276,9 @@ def save_prediction_grid(config: ConfigType,
                          panel_size: int = 256,
                          topk: int = 5,
                          palette: str = 'auto',
-                         cfg_options: Optional[dict] = None) -> str:
+                         cfg_options: Optional[dict] = None,
+                         with_input: bool = True,
+                         png_colours: Optional[int] = None) -> str:
     """Run a model on images and write one PNG grid of its predictions.
 
     Detection panels show masks, boxes and labels; segmentation panels a
@@ -294,6 +304,11 @@ def save_prediction_grid(config: ConfigType,
         topk (int): Classes listed per classification panel.
         palette (str): See :func:`resolve_dataset_meta`.
         cfg_options (dict, optional): Config overrides.
+        with_input (bool): Segmentation panels show the input image beside
+            the overlay. Defaults to True.
+        png_colours (int, optional): Quantise the PNG to this many colours
+            (much smaller files, e.g. for documentation). Defaults to None
+            (full colour).
 
     Returns:
         str: ``out_file``.
@@ -315,7 +330,7 @@ def save_prediction_grid(config: ConfigType,
             draw_prediction(
                 img[..., ::-1].copy(), sample, predictor.task,
                 predictor.classes, predictor.palette, score_thr, topk,
-                min_size=panel_size))
+                min_size=panel_size, with_input=with_input))
         captions.append(osp.basename(path))
     if not panels:
         raise ValueError(
@@ -324,7 +339,12 @@ def save_prediction_grid(config: ConfigType,
     grid = make_grid(panels, ncols, captions)
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
-    if not cv2.imwrite(out_file, grid[..., ::-1],
-                       [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+    if png_colours:
+        from PIL import Image
+        Image.fromarray(grid).quantize(
+            colors=int(png_colours),
+            method=Image.Quantize.MEDIANCUT).save(out_file, optimize=True)
+    elif not cv2.imwrite(out_file, grid[..., ::-1],
+                         [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f'Could not write {out_file}')
     return out_file
