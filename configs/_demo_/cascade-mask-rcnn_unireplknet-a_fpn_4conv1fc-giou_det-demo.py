@@ -9,8 +9,9 @@
 # fewer proposals and RoIs, no lr decay across layers (nothing pretrained).
 _base_ = '../unireplknet/cascade-mask-rcnn_unireplknet-t_fpn_4conv1fc-giou_ms-crop-3x_coco.py'  # noqa
 
+from mmunireplk.det.demo_data import DEMO_CLASSES as classes  # noqa: E402
+
 data_root = 'data/det_demo/'
-classes = ('rectangle', 'ellipse', 'triangle')
 num_classes = len(classes)
 channels = 64
 

@@ -6,8 +6,10 @@
 # heads, plain BN (no GPU), 200 iterations.
 _base_ = '../unireplknet/upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py'
 
+from mmunireplk.seg.demo_data import DEMO_CLASSES, DEMO_PALETTE  # noqa: E402
+
 data_root = 'data/seg_demo'
-num_classes = 5  # mmunireplk.seg.DEMO_CLASSES; raw label 0 is ignored
+num_classes = len(DEMO_CLASSES)  # raw label 0 is ignored
 crop_size = (96, 96)
 img_scale = (256, 96)
 max_iters = 200
@@ -80,11 +82,7 @@ dataset = dict(
     _delete_=True,
     type='BaseSegDataset',
     data_root=data_root,
-    metainfo=dict(
-        classes=('red_disc', 'green_box', 'blue_stripes', 'yellow_ring',
-                 'purple_checker'),
-        palette=[(220, 40, 40), (40, 190, 60), (50, 70, 220),
-                 (230, 210, 40), (160, 60, 200)]),
+    metainfo=dict(classes=DEMO_CLASSES, palette=DEMO_PALETTE),
     img_suffix='.jpg',
     seg_map_suffix='.png',
     reduce_zero_label=True)

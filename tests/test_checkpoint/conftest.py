@@ -56,3 +56,12 @@ def seg_data_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('seg_data'))
     generate_ade20k_demo(root, num_train=2, num_val=1, seed=0)
     return root
+
+
+@pytest.fixture(scope='session')
+def det_data_root(tmp_path_factory) -> str:
+    """A tiny generated COCO-format shapes dataset."""
+    from mmunireplk.det import generate_demo_coco
+    root = str(tmp_path_factory.mktemp('det_data'))
+    generate_demo_coco(root, num_train=4, num_val=2, img_size=(64, 64))
+    return root

@@ -52,10 +52,11 @@ def test_demo_learns_and_multiscale_eval_runs(tmp_path):
     work_dir = str(tmp_path / 'demo')
     _run([
         sys.executable, 'tools/demo_seg.py', '--work-dir', work_dir,
-        '--max-iters', '100', '--num-train', '24', '--num-val', '6'
+        '--data-root', str(tmp_path / 'data'), '--max-iters', '100',
+        '--num-train', '24', '--num-val', '6'
     ])
-    with open(osp.join(work_dir, 'demo_results.json')) as f:
-        results = json.load(f)
+    with open(osp.join(work_dir, 'metrics.json')) as f:
+        results = json.load(f)['metrics']
     single, multi = results['single_scale'], results['multi_scale']
     assert single['mIoU'] > 2 * CHANCE_MIOU, single
     assert multi['mIoU'] > 2 * CHANCE_MIOU, multi
