@@ -4,7 +4,7 @@
     python tools/image_demo.py INPUTS CONFIG [--weights CKPT]
         [--out-dir DIR] [--device cpu|cuda] [--deploy] [--score-thr T]
         [--palette auto|random|coco|ade20k|cityscapes|voc] [--topk K]
-        [--cfg-options k=v ...]
+        [--vis-min-size N] [--cfg-options k=v ...]
 
 INPUTS is an image, a folder (every file under it) or a quoted glob. The
 task (mmdet / mmseg / mmpretrain) is read off CONFIG, which may also be a
@@ -58,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--topk', type=int, default=5, help='classes listed (classification)')
     parser.add_argument(
+        '--vis-min-size', type=int, default=0,
+        help='upscale pictures of smaller images to this shorter side '
+        '(default 0: original size)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='config overrides, e.g. model.test_cfg.rcnn.max_per_img=50')
     return parser.parse_args(argv)
@@ -81,7 +85,8 @@ def main(argv=None) -> dict:
         sys.exit(f'image_demo.py: error: {e}')
     warnings.simplefilter('always', UserWarning)
     result = run_image_demo(predictor, args.inputs, args.out_dir,
-                            args.score_thr, args.topk)
+                            args.score_thr, args.topk,
+                            vis_min_size=args.vis_min_size)
     print(summary_line(result, args.out_dir, total))
     return result
 

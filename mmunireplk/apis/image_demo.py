@@ -64,13 +64,15 @@ def run_image_demo(predictor: ImagePredictor,
                    out_dir: str,
                    score_thr: float = 0.3,
                    topk: int = 5,
-                   progress: bool = True) -> Dict[str, list]:
+                   progress: bool = True,
+                   vis_min_size: int = 0) -> Dict[str, list]:
     """Predict every image of ``inputs`` and write ``out_dir/vis/NAME.png``
     (the visualised prediction) and ``out_dir/preds/NAME.json`` (plus
     ``out_dir/preds/NAME.png``, the label map, for segmentation).
 
     Files that cannot be read as images are skipped, each named in a
-    warning.
+    warning. Pictures of images whose shorter side is below
+    ``vis_min_size`` are drawn upscaled (0: original size).
 
     Returns:
         dict: ``written`` (input paths done) and ``skipped`` (input paths
@@ -96,7 +98,7 @@ def run_image_demo(predictor: ImagePredictor,
         sample = predictor.predict(img)
         vis = draw_prediction(img[..., ::-1].copy(), sample, predictor.task,
                               predictor.classes, predictor.palette,
-                              score_thr, topk)
+                              score_thr, topk, min_size=vis_min_size)
         cv2.imwrite(osp.join(vis_dir, name + '.png'), vis[..., ::-1])
         record = dict(
             image=path,

@@ -27,7 +27,8 @@ SCOPE_OF_TASK = {v: k for k, v in TASK_SCOPES.items()}
 PALETTE_CHOICES = ('auto', 'random', 'coco', 'ade20k', 'cityscapes', 'voc')
 # A training-form or deploy-form UniRepLKNet is told apart by the bias that
 # re-parameterisation gives every depthwise conv of a block.
-_DEPLOY_KEY = re.compile(r'(^|\.)stages\.\d+\.\d+\.dwconv\.(lk_origin\.)?bias$')
+_DEPLOY_KEY = re.compile(
+    r'(^|\.)stages\.\d+\.\d+\.dwconv\.(lk_origin\.)?bias$')
 ConfigType = Union[str, Config, ConfigDict]
 
 

@@ -6,7 +6,6 @@ import os.path as osp
 import shutil
 
 import cv2
-import numpy as np
 import pytest
 import torch
 
@@ -102,7 +101,8 @@ def test_det_image_with_glob(tool, det_ckpts, det_images, tmp_path):
     out_dir = tmp_path / 'det'
     pattern = osp.join(osp.dirname(det_images[0]), 'shapes_*.jpg')
     result = tool.main([pattern, DET_DEMO_CONFIG, '--weights', det_ckpts[1],
-                        '--out-dir', str(out_dir), '--score-thr', '0.0'])
+                        '--out-dir', str(out_dir), '--score-thr', '0.0',
+                        '--vis-min-size', '200'])
     assert len(result['written']) == len(det_images)
     record = json.loads((out_dir / 'preds' / 'shapes_0.json').read_text())
     assert record['task'] == 'det' and record['score_thr'] == 0.0
@@ -112,7 +112,8 @@ def test_det_image_with_glob(tool, det_ckpts, det_images, tmp_path):
         assert 0 <= x1 <= x2 <= record['width'] + 1e-3
         assert inst['mask']['size'] == [record['height'], record['width']]
     vis = cv2.imread(str(out_dir / 'vis' / 'shapes_0.png'))
-    assert vis.shape[:2] == (record['height'], record['width'])
+    # 96x128 upscaled by the integer factor 3 to reach 200
+    assert vis.shape[:2] == (3 * record['height'], 3 * record['width'])
 
 
 def test_missing_weights_error_names_the_file(tool, tmp_path, seg_images):

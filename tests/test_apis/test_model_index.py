@@ -7,7 +7,6 @@ import re
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmunireplk.apis.model_index import MODEL_INDEX, find_model, \
     load_model_index
