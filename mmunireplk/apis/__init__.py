@@ -15,7 +15,7 @@ from .visualization import (draw_cls, draw_det, draw_prediction, draw_seg,
 __all__ = [
     'ImagePredictor', 'collect_images', 'draw_cls', 'draw_det',
     'draw_prediction', 'draw_seg', 'find_model', 'get_task', 'load_config',
-    'load_model_index', 'load_weights_strict', 'make_grid', 'prediction_to_dict', 'read_image',
-    'resolve_dataset_meta', 'run_image_demo', 'save_prediction_grid',
-    'summary_line'
+    'load_model_index', 'load_weights_strict', 'make_grid',
+    'prediction_to_dict', 'read_image', 'resolve_dataset_meta',
+    'run_image_demo', 'save_prediction_grid', 'summary_line'
 ]
