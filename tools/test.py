@@ -6,9 +6,10 @@
         [--cfg-options k=v ...] [--launcher pytorch] [--trust-checkpoint]
 
 The checkpoint is read weights-only; ``--trust-checkpoint`` opts in to full
-unpickling for a file you trust. Prints the metrics and writes them as JSON (``--json-out``, by default
-``<work_dir>/<timestamp>/metrics.json``). ``--out`` saves the raw
-predictions as in mmdet (a ``.pkl`` file) or mmseg (a directory).
+unpickling for a file you trust. Prints the metrics and writes them as JSON
+(``--json-out``, by default ``<work_dir>/<timestamp>/metrics.json``).
+``--out`` saves the raw predictions as in mmdet (a ``.pkl`` file) or mmseg
+(a directory).
 """
 import argparse
 import json
@@ -26,10 +27,9 @@ try:
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmunireplk  # noqa: F401
-from mmunireplk.checkpoint import set_trust_env
+from mmunireplk.checkpoint import add_trust_argument, set_trust_env
 from mmunireplk.utils import to_builtin
-from mmunireplk.utils.runtime import (adapt_to_cpu, add_trust_argument,
-                                      detect_task, enable_tta,
+from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task, enable_tta,
                                       init_cpu_distributed)
 
 

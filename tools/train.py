@@ -23,9 +23,9 @@ try:
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmunireplk  # noqa: F401
-from mmunireplk.checkpoint import set_trust_env
+from mmunireplk.checkpoint import add_trust_argument, set_trust_env
 from mmunireplk.utils.runtime import (adapt_to_cpu, add_safe_checkpoint_hook,
-                                      add_trust_argument, detect_task,
+                                      detect_task,
                                       init_cpu_distributed, set_amp,
                                       use_atomic_checkpoints)
 

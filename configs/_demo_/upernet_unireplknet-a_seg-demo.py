@@ -1,9 +1,9 @@
 # CPU demo of the UniRepLKNet UPerNet recipe: UniRepLKNet-A (atto) trained
 # from scratch on the generated ADE20K-layout demo dataset
 # (`python tools/demo_seg.py` writes it to data/seg_demo, trains, and
-# reports single- and multi-scale mIoU). Same pipelines, evaluation and optimiser as the ADE20K
-# configs, scaled down: 96x96 crops, images resized to (256, 96), narrow
-# heads, plain BN (no GPU), 200 iterations.
+# reports single- and multi-scale mIoU). Same pipelines, evaluation and
+# optimiser as the ADE20K configs, scaled down: 96x96 crops, images resized
+# to (256, 96), narrow heads, plain BN (no GPU), 200 iterations.
 _base_ = '../unireplknet/upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py'
 
 from mmunireplk.seg.demo_data import DEMO_CLASSES, DEMO_PALETTE  # noqa: E402

@@ -14,7 +14,8 @@ from .convert import (ConversionReport, convert_file,
                       legacy_ema_key, make_checkpoint,
                       reparameterize_checkpoint, upgrade_legacy_meta)
 from .io import (ATOMIC_BACKEND, SAFE_GLOBALS, TRUST_ENV, AtomicLocalBackend,
-                 UnsafeCheckpointError, load_checkpoint_file,
+                 UnsafeCheckpointError, add_trust_argument,
+                 load_checkpoint_file,
                  load_url_checkpoint, read_checkpoint, register_with_mmengine,
                  save_checkpoint_atomic, set_trust_env)
 from .runner_state import restore_runner_state, runner_state_to_plain
@@ -24,7 +25,7 @@ from .state_dict import (check_strict_load, extract_backbone_state_dict,
 
 __all__ = [
     'ATOMIC_BACKEND', 'AtomicLocalBackend', 'ConversionReport',
-    'SAFE_GLOBALS', 'TRUST_ENV', 'UnsafeCheckpointError',
+    'SAFE_GLOBALS', 'TRUST_ENV', 'UnsafeCheckpointError', 'add_trust_argument',
     'check_strict_load', 'convert_file', 'convert_mmdet2_checkpoint',
     'convert_mmseg0x_checkpoint', 'extract_backbone_state_dict',
     'legacy_ema_key', 'load_backbone_state_dict', 'load_checkpoint_file',

@@ -19,7 +19,7 @@ from mmunireplk.models.backbones.unireplknet import (is_backbone_key,
                                                      reparameterize_state_dict,
                                                      state_dict_form)
 from mmunireplk.utils.plain import to_builtin
-from .io import read_checkpoint, save_checkpoint_atomic
+from .io import add_trust_argument, read_checkpoint, save_checkpoint_atomic
 from .state_dict import check_strict_load, strip_prefix, unwrap_state_dict
 
 StateDict = Dict[str, torch.Tensor]
@@ -385,7 +385,6 @@ def convert_file(src: str,
     return report
 
 
-
 def converter_parser(description: str) -> argparse.ArgumentParser:
     """The arguments every converter CLI shares: ``src dst [--config CFG]
     [--trust-checkpoint]``."""
@@ -396,9 +395,5 @@ def converter_parser(description: str) -> argparse.ArgumentParser:
         '--config',
         help='check that the result loads strictly into the model of this '
         'config before saving it')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='unpickle the input in full (it can run code): only for a file '
-        'you trust that does not load weights-only')
+    add_trust_argument(parser)
     return parser

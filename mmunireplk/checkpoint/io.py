@@ -102,14 +102,24 @@ def _torch_reason(detail: str) -> str:
 
 def trust_from_env() -> bool:
     """Whether ``MMUNIREPLK_TRUST_CHECKPOINT`` opts in to full unpickling."""
-    return os.environ.get(TRUST_ENV, '').strip().lower() in ('1', 'true',
-                                                               'yes', 'on')
+    value = os.environ.get(TRUST_ENV, '').strip().lower()
+    return value in ('1', 'true', 'yes', 'on')
 
 
 def set_trust_env(trust: bool) -> None:
     """Opt in (for this process and the ones it starts) if ``trust``."""
     if trust:
         os.environ[TRUST_ENV] = '1'
+
+
+def add_trust_argument(parser) -> None:
+    """Add the ``--trust-checkpoint`` flag that every tool shares."""
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle checkpoints in full, which can run arbitrary code: '
+        'only for files you trust that do not load weights-only (sets '
+        f'{TRUST_ENV}=1 for this run)')
 
 
 def _unsafe_globals(path: str) -> List[str]:

@@ -23,8 +23,8 @@ _ARRAY_KEY = '__ndarray__'
 
 
 def _array_to_plain(array: np.ndarray) -> dict:
-    if array.dtype.kind in 'bif' or array.dtype in (np.uint8, np.uint16,
-                                                     np.uint32):
+    unsigned = (np.uint8, np.uint16, np.uint32)
+    if array.dtype.kind in 'bif' or array.dtype in unsigned:
         # torch has few unsigned types: widen exactly to int64
         wide = array.astype(np.int64) if array.dtype.kind == 'u' and \
             array.dtype != np.uint8 else array

@@ -184,13 +184,3 @@ def enable_tta(cfg: Config) -> None:
         raise KeyError(f'--tta needs {missing} in the config')
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-
-
-def add_trust_argument(parser) -> None:
-    """The ``--trust-checkpoint`` flag shared by the tools."""
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='unpickle checkpoints in full, which can run arbitrary code: '
-        'only for files you trust that do not load weights-only (sets '
-        'MMUNIREPLK_TRUST_CHECKPOINT=1 for this run)')

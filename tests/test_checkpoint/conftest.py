@@ -39,7 +39,8 @@ def payload(tmp_path):
     return path, marker
 
 
-def run(args: List[str], timeout: int = 300, **env) -> subprocess.CompletedProcess:
+def run(args: List[str], timeout: int = 300,
+        **env) -> subprocess.CompletedProcess:
     """Run a command in the repository, one thread, capturing output."""
     full_env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     full_env.pop('MMUNIREPLK_TRUST_CHECKPOINT', None)

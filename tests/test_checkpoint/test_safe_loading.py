@@ -15,7 +15,8 @@ from mmunireplk.models import UniRepLKNet
 from tests.helpers import load_tool
 from .conftest import SEG_DEMO_CONFIG, run
 
-CONVERTERS = ('unireplknet_mmdet2_to_mmdet3.py', 'unireplknet_mmseg0x_to_1x.py',
+CONVERTERS = ('unireplknet_mmdet2_to_mmdet3.py',
+              'unireplknet_mmseg0x_to_1x.py',
               'unireplknet_reparameterize.py')
 
 

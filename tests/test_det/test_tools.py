@@ -7,7 +7,6 @@ import os.path as osp
 import subprocess
 import sys
 from collections import OrderedDict
-from glob import glob
 from typing import List
 
 import numpy as np

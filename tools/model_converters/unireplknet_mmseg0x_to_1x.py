@@ -23,8 +23,9 @@ from mmunireplk.checkpoint.convert import converter_parser
 
 
 def main(argv=None) -> None:
-    args = converter_parser('Convert an mmseg 0.x UniRepLKNet segmentor '
-                            'checkpoint into an mmseg 1.x one').parse_args(argv)
+    parser = converter_parser('Convert an mmseg 0.x UniRepLKNet segmentor '
+                              'checkpoint into an mmseg 1.x one')
+    args = parser.parse_args(argv)
     print(
         convert_file(
             args.src,

@@ -1,9 +1,11 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Re-parameterise the UniRepLKNet backbone of a checkpoint (deploy form).
 
-    python tools/model_converters/unireplknet_reparameterize.py IN.pth OUT.pth \\
-        [--prefix backbone.] [--config CONFIG] [--trust-checkpoint]
-    python tools/test.py CONFIG OUT.pth --cfg-options model.backbone.deploy=True
+    python tools/model_converters/unireplknet_reparameterize.py \\
+        IN.pth OUT.pth [--prefix backbone.] [--config CONFIG] \\
+        [--trust-checkpoint]
+    python tools/test.py CONFIG OUT.pth \\
+        --cfg-options model.backbone.deploy=True
 
 Works on detector / segmentor / classifier checkpoints (neck and heads are
 copied unchanged) and on bare backbone / ImageNet files; the architecture
