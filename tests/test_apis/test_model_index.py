@@ -138,7 +138,6 @@ def _build_on_meta(config):
         return models.build(cfg.model)
 
 
-@pytest.mark.slow  # about 2 s per config, 36 configs
 @pytest.mark.parametrize(
     'entry', load_model_index(), ids=lambda m: m['name'])
 def test_every_listed_config_builds(entry):
