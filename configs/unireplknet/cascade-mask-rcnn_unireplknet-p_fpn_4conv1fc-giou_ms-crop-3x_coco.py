@@ -1,7 +1,8 @@
 # Cascade Mask R-CNN + UniRepLKNet-P (pico, ImageNet-1K), COCO, 3x.
 # Not published by the paper: the T recipe with this backbone; params / FLOPs
 # measured in docs/classification.md ("Small models downstream").
-_base_ = './cascade-mask-rcnn_unireplknet-t_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
+_base_ = \
+    './cascade-mask-rcnn_unireplknet-t_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
 
 checkpoint_file = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/unireplknet_p_in1k_224_acc80.23.pth'  # noqa
 # Drop path: the published detection rates are the ImageNet rate + 0.1

@@ -55,7 +55,7 @@ model = dict(
         drop_path_rate=0.2,
         layer_scale_init_value=1e-6,
         # True builds the re-parameterised backbone (for checkpoints
-        # converted by tools/model_converters/reparameterize.py)
+        # converted by tools/model_converters/unireplknet_reparameterize.py)
         deploy=False),
     neck=None,
     head=dict(

@@ -5,7 +5,8 @@
 #   data/custom_dataset/val/<class_name>/yyy.jpg
 #
 # Set num_classes (and optionally classes) below, then
-#   python tools/train.py configs/unireplknet/unireplknet-t_in1k-pre_8xb32-ft_custom.py
+#   python tools/train.py \
+#       configs/unireplknet/unireplknet-t_in1k-pre_8xb32-ft_custom.py
 # It follows the reference's fine-tuning recipe (layer-wise lr decay 0.8,
 # head_init_scale 1e-3, no mixup/cutmix, cosine without warm-up) at 224;
 # lr 5e-5 is for a total batch of 512 (`--auto-scale-lr` rescales it to

@@ -1,5 +1,6 @@
 # UniRepLKNet-XL, ImageNet-22K pretraining at 192, 90 epochs, total batch
-# 4096, lr 1e-3, drop path 0.2. Public result: unireplknet_xl_in22k_pretrain.pth.
+# 4096, lr 1e-3, drop path 0.2. Public result:
+# unireplknet_xl_in22k_pretrain.pth.
 _base_ = './unireplknet-s_32xb128_in21k.py'
 
 hf_root = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/'

@@ -118,4 +118,3 @@ def generate_demo_imagenet(root: str,
         json.dump(info, f)
     os.replace(tmp, osp.join(root, COMPLETE_MARKER))
     return counts
-

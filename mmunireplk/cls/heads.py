@@ -157,4 +157,3 @@ class UniRepLKNetClsHead(ClsHead):
 
     def extra_repr(self) -> str:
         return f'head_init_scale={self.head_init_scale}'
-

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from mmunireplk.checkpoint.imagenet import (convert_imagenet_checkpoint,
                                             is_public_imagenet_layout)
-from .conftest import REPO, build_classifier, config_path, make_public_checkpoint
+from .conftest import REPO, config_path, make_public_checkpoint
 
 A_CONFIG = config_path('unireplknet-a_32xb128_in1k.py')
 CONVERTER = osp.join(REPO, 'tools', 'model_converters',

@@ -69,9 +69,9 @@ def check_train_pipeline(cfg: Config, size: int) -> None:
     assert tuple(crop.crop_ratio_range) == (0.08, 1.0)
     assert steps['RandomFlip'].prob == 0.5
     aug = steps['RandAugment']  # rand-m9-mstd0.5-inc1
-    assert (aug.policies, aug.num_policies, aug.magnitude_level,
-            aug.magnitude_std, aug.total_level) == ('timm_increasing', 2, 9,
-                                                     0.5, 10)
+    values = (aug.policies, aug.num_policies, aug.magnitude_level,
+              aug.magnitude_std, aug.total_level)
+    assert values == ('timm_increasing', 2, 9, 0.5, 10)
     assert aug.hparams.interpolation == 'bicubic'
     erase = steps['RandomErasing']
     assert (erase.erase_prob, erase.mode) == (0.25, 'rand')
