@@ -4,7 +4,7 @@
     python tools/image_demo.py INPUTS CONFIG [--weights CKPT]
         [--out-dir DIR] [--device cpu|cuda] [--deploy] [--score-thr T]
         [--palette auto|random|coco|ade20k|cityscapes|voc] [--topk K]
-        [--vis-min-size N] [--cfg-options k=v ...]
+        [--vis-min-size N] [--cfg-options k=v ...] [--trust-checkpoint]
 
 INPUTS is an image, a folder (every file under it) or a quoted glob. The
 task (mmdet / mmseg / mmpretrain) is read off CONFIG, which may also be a
@@ -13,10 +13,12 @@ model name of ``model-index.yml``. For each image it writes
 legend, or the top-k classes) and ``OUT_DIR/preds/NAME.json`` (for
 segmentation also ``OUT_DIR/preds/NAME.png``, the label map). Files that
 are no readable image are skipped with a warning and counted in the
-summary line.
+summary line. Weights are read weights-only; ``--trust-checkpoint`` opts in
+to full unpickling for a file you trust.
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 import warnings
 
@@ -32,6 +34,7 @@ from mmunireplk.apis import (ImagePredictor, collect_images, run_image_demo,
                              summary_line)
 from mmunireplk.apis.inference import PALETTE_CHOICES
 from mmunireplk.apis.model_index import find_model
+from mmunireplk.checkpoint import add_trust_argument, set_trust_env
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,11 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='config overrides, e.g. model.test_cfg.rcnn.max_per_img=50')
+    add_trust_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    set_trust_env(args.trust_checkpoint)
     try:
         config = args.config
         if not osp.isfile(config):
@@ -81,7 +86,7 @@ def main(argv=None) -> dict:
             deploy=args.deploy,
             palette=args.palette,
             cfg_options=args.cfg_options)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, pickle.UnpicklingError) as e:
         sys.exit(f'image_demo.py: error: {e}')
     warnings.simplefilter('always', UserWarning)
     result = run_image_demo(predictor, args.inputs, args.out_dir,

@@ -174,3 +174,23 @@ def test_class_names_fall_back_to_config_and_ade20k(tmp_path, seg_ckpts):
     assert len(predictor.classes) == 150 and predictor.classes[0] == 'wall'
     assert predictor.dataset_meta['source'] == 'config'
     assert len(predictor.palette) == 150
+
+
+class _Opaque:
+    """A pickled object that weights-only loading refuses."""
+
+
+def test_unsafe_checkpoint_needs_trust(tool, seg_ckpts, seg_images, tmp_path,
+                                       monkeypatch):
+    from mmunireplk.checkpoint import TRUST_ENV
+    monkeypatch.setenv(TRUST_ENV, '')  # restored after the test
+    state = torch.load(seg_ckpts[0], weights_only=True)
+    unsafe = str(tmp_path / 'unsafe.pth')
+    torch.save(dict(state, meta=dict(state['meta'], extra=_Opaque())), unsafe)
+    args = [seg_images[0], SEG_DEMO_CONFIG, '--weights', unsafe, '--out-dir',
+            str(tmp_path / 'out')]
+    with pytest.raises(SystemExit) as exc:
+        tool.main(args)
+    assert unsafe in str(exc.value) and '--trust-checkpoint' in str(exc.value)
+    result = tool.main(args + ['--trust-checkpoint'])
+    assert len(result['written']) == 1
