@@ -159,9 +159,10 @@ def load_weights_strict(model: nn.Module,
         prefixes = {k.split('.')[0] + '.' for k in own}
         if not any(k.startswith(tuple(prefixes)) for k in state_dict):
             hint = (' (no key of the file starts with the model\'s '
-                    f'{_short(sorted(prefixes))}: a bare backbone or '
-                    'ImageNet checkpoint belongs in '
-                    'model.backbone.init_cfg for training)')
+                    f'{_short(sorted(prefixes))}: a public ImageNet file is '
+                    'converted for a classifier with tools/model_converters/'
+                    ', and is a model.backbone.init_cfg for training a '
+                    'detector or segmentor)')
         else:
             hint = (' (published mmdet 2.x / mmseg 0.x checkpoints must be '
                     'converted first with tools/model_converters/)')
