@@ -105,3 +105,21 @@ def test_demo_trains_above_chance(tmp_path):
     assert metrics['public'] == metrics['trained']
     cfg = Config.fromfile(DEMO_CONFIG)
     assert cfg.train_cfg.max_epochs == 10
+
+
+def test_demo_convention_short_run(tmp_path, mmpretrain_scope):
+    """The demo through the shared demo runner (what tools/demo_cls.py
+    runs), on a tiny dataset for one epoch: data, train, test, JSON."""
+    from mmunireplk.cls.demo import cls_demo_spec, set_max_epochs
+    from mmunireplk.utils.demo import run_demo
+    result = run_demo(
+        cls_demo_spec(DEMO_CONFIG),
+        data_root=str(tmp_path / 'data'),
+        work_dir=str(tmp_path / 'work'),
+        data_params=dict(num_train=20, num_val=10, img_size=32),
+        adjust=lambda cfg: set_max_epochs(cfg, 1))
+    top1 = result['metrics']['single_scale']['accuracy/top1']
+    assert 0 <= top1 <= 100
+    with open(osp.join(str(tmp_path / 'work'), 'metrics.json')) as f:
+        assert json.load(f)['metrics'] == result['metrics']
+    assert demo_data_complete(str(tmp_path / 'data'))['train'] == 20

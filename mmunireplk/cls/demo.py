@@ -1,0 +1,53 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""The CPU classification demo (see :mod:`mmunireplk.utils.demo`)."""
+from typing import Dict, List
+
+from mmengine.config import Config
+
+from mmunireplk.utils.demo import DemoSpec
+from .demo_data import generate_demo_imagenet
+
+# generate_demo_imagenet arguments of the measured demo
+DEMO_DATA_PARAMS = dict(num_train=200, num_val=100, img_size=64, seed=0)
+
+
+def point_to_data(cfg: Config, data_root: str) -> None:
+    """Point the train/val/test dataloaders at ``data_root``."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader):
+            cfg[loader].dataset.data_root = data_root
+
+
+def set_max_epochs(cfg: Config, max_epochs: int) -> None:
+    """Train ``max_epochs`` epochs: the one-epoch warm-up (shortened to
+    what fits), the cosine decay and the last checkpoint follow."""
+    if max_epochs < 1:
+        raise ValueError(f'max_epochs must be at least 1, got {max_epochs}')
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = max_epochs
+    cfg.default_hooks.checkpoint.interval = max_epochs
+    warmup, cosine = cfg.param_scheduler
+    warmup.end = min(1, max_epochs)
+    cosine.begin = warmup.end
+    cosine.end = max(max_epochs, warmup.end + 1)
+
+
+def summarize(metrics: Dict[str, dict]) -> List[str]:
+    lines = ['Classification demo (UniRepLKNet-A, 5-class generated '
+             'ImageNet-folder data, validation split; chance: top-1 20):']
+    for mode, values in metrics.items():
+        lines.append(f'  {mode:12s} top-1 {values["accuracy/top1"]:.1f}  '
+                     f'top-5 {values["accuracy/top5"]:.1f}')
+    return lines
+
+
+def cls_demo_spec(config: str) -> DemoSpec:
+    """The classification demo with ``config`` (the demo config)."""
+    return DemoSpec(
+        task='cls',
+        config=config,
+        generate=generate_demo_imagenet,
+        data_params=dict(DEMO_DATA_PARAMS),
+        point_to_data=point_to_data,
+        summarize=summarize,
+        evaluations=('single_scale', ))
