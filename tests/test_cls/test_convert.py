@@ -153,3 +153,30 @@ def test_head_pretrained_init_from_public_file(public_file,
         10, 320, init_cfg=dict(type='Pretrained', checkpoint=public_file))
     with pytest.raises(ValueError, match='does not fit the head'):
         head.init_weights()
+
+
+def test_finetune_config_initialises_from_22k_style_file(
+        tmp_path, mmpretrain_scope):
+    """The 384 fine-tuning init: backbone and `norm` from the public
+    pretraining file, a fresh 1000-way `head` scaled by 1e-3."""
+    from mmpretrain.registry import MODELS
+    path = str(tmp_path / 'in22k_pretrain.pth')
+    public = make_public_checkpoint('atto', num_classes=50, seed=7)
+    torch.save(public, path)
+    cfg = Config.fromfile(
+        config_path('unireplknet-s_in21k-pre_8xb64_in1k-384px.py'))
+    cfg.merge_from_dict({
+        'model.backbone.arch': 'atto',
+        'model.backbone.init_cfg.checkpoint': path,
+        'model.head.in_channels': 320,
+        'model.head.init_cfg.checkpoint': path,
+    })
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    state = model.state_dict()
+    for key, value in public.items():
+        if key.startswith(('downsample_layers.', 'stages.')):
+            assert torch.equal(state['backbone.' + key], value), key
+    assert torch.equal(state['head.norm.weight'], public['norm.weight'])
+    assert state['head.head.weight'].shape == (1000, 320)
+    assert 0 < state['head.head.weight'].std() < 0.02 * 1e-3 * 1.5
