@@ -1,0 +1,159 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""Building blocks of the backbone benchmarks (CPU and CUDA).
+
+Used by ``tools/analysis_tools/benchmark_backbone.py`` and the GPU check
+(:mod:`mmunireplk.analysis.gpu_check`): the benchmarked models, MAC
+counting, interleaved timing, peak memory of a step and the matmul peak.
+"""
+import time
+from typing import Callable, Dict, Tuple
+
+import torch
+import torch.nn as nn
+
+from mmunireplk.models.backbones import UniRepLKNet
+from .complexity import count_flops
+
+# Peers of matching size: mmpretrain ConvNeXt arch, Swin (embed, depths,
+# heads).
+PEERS = {
+    # not published models: peers of the atto size for quick (dry) runs
+    'atto': ('atto', (40, (2, 2, 6, 2), (1, 2, 4, 8))),
+    'tiny': ('tiny', (96, (2, 2, 6, 2), (3, 6, 12, 24))),
+    'small': ('small', (96, (2, 2, 18, 2), (3, 6, 12, 24))),
+    'base': ('base', (128, (2, 2, 18, 2), (4, 8, 16, 32))),
+    'large': ('large', (192, (2, 2, 18, 2), (6, 12, 24, 48))),
+}
+UNIREPLKNET_NAMES = ('unireplknet', 'unireplknet-deploy',
+                     'unireplknet-deploy-plain')
+
+
+def parse_case(text: str) -> Tuple[int, int, int]:
+    """``'224x224x32'`` -> (224, 224, 32)."""
+    try:
+        h, w, n = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise ValueError(f'a case is HxWxBATCH, e.g. 224x224x1; got {text!r}')
+    if min(h, w, n) <= 0:
+        raise ValueError(f'case sizes must be positive, got {text!r}')
+    return h, w, n
+
+
+def build_benchmark_model(name: str,
+                          arch: str,
+                          with_cp: bool = False) -> nn.Module:
+    """Build one benchmarked backbone (random weights)."""
+    if name in UNIREPLKNET_NAMES:
+        model = UniRepLKNet(arch, with_cp=with_cp)
+        if name != 'unireplknet':
+            model.switch_to_deploy()
+        return model
+    if arch not in PEERS:
+        raise ValueError(f'no peer of size {arch!r}; peers exist for '
+                         f'{sorted(PEERS)}')
+    convnext_arch, (embed, depths, heads) = PEERS[arch]
+    if name == 'convnext':
+        from mmpretrain.models.backbones import ConvNeXt
+        return ConvNeXt(
+            arch=convnext_arch,
+            out_indices=(0, 1, 2, 3),
+            gap_before_final_norm=False,
+            with_cp=with_cp)
+    if name == 'swin':
+        try:
+            from mmdet.models.backbones import SwinTransformer
+        except ImportError:
+            from mmseg.models.backbones import SwinTransformer
+        return SwinTransformer(
+            embed_dims=embed,
+            depths=depths,
+            num_heads=heads,
+            window_size=7,
+            out_indices=(0, 1, 2, 3),
+            with_cp=with_cp)
+    raise ValueError(f'unknown model {name!r}; choose from '
+                     f'{list(UNIREPLKNET_NAMES) + ["convnext", "swin"]}')
+
+
+def forward_macs(model: nn.Module, name: str, h: int, w: int) -> int:
+    """Multiply-accumulates of one forward on a 3 x h x w image."""
+    x = torch.randn(1, 3, h, w, device=next(model.parameters()).device)
+    model.eval()
+    macs, _ = count_flops(model, lambda: model(x))
+    if name == 'swin':
+        macs += swin_attention_macs(model, h, w)
+    return macs
+
+
+def swin_attention_macs(model: nn.Module, h: int, w: int) -> int:
+    """Attention matmuls of Swin (functional, not seen by module hooks)."""
+    total, h, w = 0, -(-h // 4), -(-w // 4)
+    window = 7
+    for i, stage in enumerate(model.stages):
+        dim = model.num_features[i] if hasattr(model, 'num_features') else \
+            stage.blocks[0].attn.w_msa.embed_dims
+        hp, wp = -(-h // window) * window, -(-w // window) * window
+        # q @ k^T and attn @ v: 2 * tokens * window^2 * dim per block.
+        total += len(stage.blocks) * 2 * hp * wp * window * window * dim
+        h, w = -(-h // 2), -(-w // 2)
+    return total
+
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def time_rounds(runners: Dict[str, Callable[[], None]], rounds: int,
+                warmup: int, device: str) -> Dict[str, float]:
+    """Best seconds per call of each runner, timed in interleaved rounds."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    best = {name: float('inf') for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            sync(device)
+            start = time.perf_counter()
+            run()
+            sync(device)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def peak_memory_mib(step: Callable[[], None], device: str) -> float:
+    """Peak memory allocated by tensors during one call of ``step``, in MiB.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` above the memory held before.
+    CPU: replays the allocations and frees that ``torch.profiler`` records
+    (each op's own allocations at its start) and takes the running maximum.
+    """
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        step()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        step()
+    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage)
+                    for e in p.events())
+    current = peak = 0
+    for _, delta in deltas:
+        current += delta
+        peak = max(peak, current)
+    return peak / 2**20
+
+
+def matmul_peak(device: str, size: int = 2048) -> Dict[str, float]:
+    """fp32 matmul GFLOP/s: ``torch.mm`` and, on CPU, oneDNN if present."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    runners = {'torch.mm': lambda: torch.mm(a, b)}
+    if device == 'cpu':
+        from mmunireplk.models.layers.cpu_inference import (
+            _onednn_linear_available, linear_cpu)
+        if _onednn_linear_available():
+            runners['oneDNN'] = lambda: linear_cpu(a, b, None)
+    best = time_rounds(runners, rounds=3, warmup=1, device=device)
+    return {k: 2 * size**3 / t / 1e9 for k, t in best.items()}
