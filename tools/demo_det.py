@@ -15,8 +15,8 @@ try:
     import mmunireplk  # noqa: F401
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, ROOT)
-from mmunireplk.det.demo import det_demo_spec, set_epochs
-from mmunireplk.utils.demo import run_demo_cli
+from mmunireplk.det.demo import det_demo_spec, set_epochs  # noqa: E402
+from mmunireplk.utils.demo import run_demo_cli  # noqa: E402
 
 DEMO_CONFIG = osp.join(
     ROOT, 'configs', '_demo_',

@@ -16,8 +16,8 @@ try:
     import mmunireplk  # noqa: F401
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, ROOT)
-from mmunireplk.seg.demo import seg_demo_spec, set_max_iters
-from mmunireplk.utils.demo import run_demo_cli
+from mmunireplk.seg.demo import seg_demo_spec, set_max_iters  # noqa: E402
+from mmunireplk.utils.demo import run_demo_cli  # noqa: E402
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', '_demo_',
                        'upernet_unireplknet-a_seg-demo.py')

@@ -44,4 +44,5 @@ custom_hooks = [
         momentum=1e-4,
         update_buffers=True,
         priority='ABOVE_NORMAL'),
+    dict(type='mmunireplk.SafeCheckpointHook'),
 ]

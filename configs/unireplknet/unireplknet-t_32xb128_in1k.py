@@ -163,5 +163,10 @@ train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 
 # Accept the public ImageNet files wherever a checkpoint is loaded
 # (load_from, tools/test.py): layout detected, mapped in memory, logged.
-custom_hooks = [dict(type='mmunireplk.ImageNetCheckpointHook')]
+# Checkpoints as plain data (they load weights-only) with the RNG states
+# (--resume is exact); kept by mmpretrain's own tools too.
+custom_hooks = [
+    dict(type='mmunireplk.ImageNetCheckpointHook'),
+    dict(type='mmunireplk.SafeCheckpointHook'),
+]
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))

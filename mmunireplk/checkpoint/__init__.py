@@ -7,7 +7,8 @@
 - :mod:`.runner_state`: mmengine runner state as plain data and back.
 - :mod:`.state_dict`: finding and loading the backbone weights, and the one
   strict-load check (:func:`load_strict`, :func:`check_strict_load`).
-- :mod:`.convert`: converters per source format and :func:`convert_file`.
+- :mod:`.convert`: converters per source format and :func:`convert_file`;
+  :mod:`.imagenet`: the public ImageNet files and mmpretrain's layout.
 """
 from .convert import (ConversionReport, convert_file,
                       convert_mmdet2_checkpoint, convert_mmseg0x_checkpoint,
@@ -18,6 +19,7 @@ from .io import (ATOMIC_BACKEND, SAFE_GLOBALS, TRUST_ENV, AtomicLocalBackend,
                  load_checkpoint_file,
                  load_url_checkpoint, read_checkpoint, register_with_mmengine,
                  save_checkpoint_atomic, set_trust_env)
+from .imagenet import convert_imagenet_checkpoint, is_public_imagenet_layout
 from .runner_state import restore_runner_state, runner_state_to_plain
 from .state_dict import (check_strict_load, extract_backbone_state_dict,
                          load_backbone_state_dict, load_pretrained_backbone,
@@ -27,7 +29,8 @@ __all__ = [
     'ATOMIC_BACKEND', 'AtomicLocalBackend', 'ConversionReport',
     'SAFE_GLOBALS', 'TRUST_ENV', 'UnsafeCheckpointError', 'add_trust_argument',
     'check_strict_load', 'convert_file', 'convert_mmdet2_checkpoint',
-    'convert_mmseg0x_checkpoint', 'extract_backbone_state_dict',
+    'convert_imagenet_checkpoint', 'convert_mmseg0x_checkpoint',
+    'extract_backbone_state_dict', 'is_public_imagenet_layout',
     'legacy_ema_key', 'load_backbone_state_dict', 'load_checkpoint_file',
     'load_pretrained_backbone', 'load_strict', 'load_url_checkpoint',
     'make_checkpoint', 'read_checkpoint', 'register_with_mmengine',

@@ -16,6 +16,9 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
+from mmunireplk.models.backbones.unireplknet import UniRepLKNet, infer_arch
+from .convert import ConversionReport, split_runner_checkpoint, strip_ddp_prefix
+
 StateDict = Dict[str, torch.Tensor]
 
 BACKBONE_PREFIXES = ('downsample_layers.', 'stages.')
@@ -27,38 +30,30 @@ KEY_MAP: Tuple[Tuple[str, str], ...] = (
     ('head.', 'head.head.'),
 )
 CLASSIFIER_KEYS = ('norm.weight', 'norm.bias', 'head.weight', 'head.bias')
-WRAPPER_KEYS = ('state_dict', 'model', 'module')
-# depths and dims of the nine sizes, to name the size in reports
-ARCH_NAMES = {
-    ((2, 2, 6, 2), (40, 80, 160, 320)): 'atto',
-    ((2, 2, 6, 2), (48, 96, 192, 384)): 'femto',
-    ((2, 2, 6, 2), (64, 128, 256, 512)): 'pico',
-    ((2, 2, 8, 2), (80, 160, 320, 640)): 'nano',
-    ((3, 3, 18, 3), (80, 160, 320, 640)): 'tiny',
-    ((3, 3, 27, 3), (96, 192, 384, 768)): 'small',
-    ((3, 3, 27, 3), (128, 256, 512, 1024)): 'base',
-    ((3, 3, 27, 3), (192, 384, 768, 1536)): 'large',
-    ((3, 3, 27, 3), (256, 512, 1024, 2048)): 'xlarge',
-}
 
 
-def _unwrap(checkpoint: dict) -> Tuple[StateDict, Sequence[str]]:
-    """The tensor dict of a checkpoint and the names of what wrapped it."""
+def _public_state_dict(checkpoint: dict,
+                       report: Optional[ConversionReport] = None
+                       ) -> StateDict:
     if not isinstance(checkpoint, dict):
         raise TypeError(f'A checkpoint must be a dict, got '
                         f'{type(checkpoint).__name__}')
-    for key in WRAPPER_KEYS:
-        if isinstance(checkpoint.get(key), dict):
-            others = [k for k in checkpoint if k != key]
-            return checkpoint[key], others
-    return checkpoint, []
+    state_dict, _ = split_runner_checkpoint(checkpoint, report)
+    return strip_ddp_prefix(state_dict, report)
 
 
-def _strip_module(state_dict: StateDict) -> StateDict:
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        return OrderedDict((k[len('module.'):], v)
-                           for k, v in state_dict.items())
-    return state_dict
+def describe_arch(state_dict: StateDict) -> str:
+    """A short name of the UniRepLKNet size of un-prefixed weights, e.g.
+    ``'atto (depths (2, 2, 6, 2), dims (40, 80, 160, 320))'``."""
+    try:
+        arch = infer_arch(state_dict)['arch']
+    except KeyError:
+        return 'unknown size'
+    depths, dims = tuple(arch['depths']), tuple(arch['dims'])
+    name = next((n for n, a in UniRepLKNet.arch_settings.items()
+                 if (tuple(a['depths']), tuple(a['dims'])) == (depths, dims)),
+                'custom')
+    return f'{name} (depths {depths}, dims {dims})'
 
 
 def is_public_imagenet_layout(checkpoint: dict) -> bool:
@@ -71,7 +66,7 @@ def is_public_imagenet_layout(checkpoint: dict) -> bool:
     under ``backbone.``) are not.
     """
     try:
-        state_dict = _strip_module(_unwrap(checkpoint)[0])
+        state_dict = _public_state_dict(checkpoint)
     except TypeError:
         return False
     if not all(k in state_dict for k in CLASSIFIER_KEYS):
@@ -79,24 +74,6 @@ def is_public_imagenet_layout(checkpoint: dict) -> bool:
     if not any(k.startswith(BACKBONE_PREFIXES) for k in state_dict):
         return False
     return not any(k.startswith('backbone.') for k in state_dict)
-
-
-def describe_arch(state_dict: StateDict, prefix: str = '') -> str:
-    """A short name of the UniRepLKNet size of a state dict, e.g.
-    ``'atto (depths (2, 2, 6, 2), dims (40, 80, 160, 320))'``."""
-    dims, depths = [], []
-    for i in range(4):
-        key = f'{prefix}downsample_layers.{i}.{3 if i == 0 else 0}.weight'
-        if key not in state_dict:
-            return 'unknown size'
-        dims.append(int(state_dict[key].shape[0]))
-        blocks = {
-            k[len(f'{prefix}stages.{i}.'):].split('.', 1)[0]
-            for k in state_dict if k.startswith(f'{prefix}stages.{i}.')
-        }
-        depths.append(len(blocks))
-    name = ARCH_NAMES.get((tuple(depths), tuple(dims)), 'custom')
-    return f'{name} (depths {tuple(depths)}, dims {tuple(dims)})'
 
 
 def convert_imagenet_checkpoint(checkpoint: dict,
@@ -126,8 +103,8 @@ def convert_imagenet_checkpoint(checkpoint: dict,
             message says what is missing), has keys of unknown meaning, or
             ``classes`` does not fit the head.
     """
-    state_dict, wrappers = _unwrap(checkpoint)
-    state_dict = _strip_module(state_dict)
+    report = report if report is not None else ConversionReport()
+    state_dict = _public_state_dict(checkpoint, report)
     if any(k.startswith('backbone.') for k in state_dict):
         raise ValueError(
             'The checkpoint has "backbone."-prefixed keys: it is already an '
@@ -159,20 +136,17 @@ def convert_imagenet_checkpoint(checkpoint: dict,
             if key.startswith(src):
                 converted[dst + key[len(src):]] = value
                 counts[src] += 1
-                if report is not None and src in ('norm.', 'head.'):
+                if src in ('norm.', 'head.'):
                     report.add('classifier keys',
                                f'{key} -> {dst + key[len(src):]}')
     num_classes = int(state_dict['head.weight'].shape[0])
-    if report is not None:
-        num_backbone = counts['downsample_layers.'] + counts['stages.']
-        report.add('backbone keys',
-                   f'{num_backbone} tensors: downsample_layers.* / stages.* '
-                   '-> backbone.*')
-        report.add('detected',
-                   f'UniRepLKNet-{describe_arch(state_dict)}, '
-                   f'{num_classes} classes')
-        for key in wrappers:
-            report.add('dropped top-level entries', key)
+    num_backbone = counts['downsample_layers.'] + counts['stages.']
+    report.add('backbone keys',
+               f'{num_backbone} tensors: downsample_layers.* / stages.* '
+               '-> backbone.*')
+    report.add('detected',
+               f'UniRepLKNet-{describe_arch(state_dict)}, {num_classes} '
+               'classes')
 
     meta: dict = dict(
         source_layout='UniRepLKNet public ImageNet checkpoint',

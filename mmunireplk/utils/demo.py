@@ -156,11 +156,12 @@ def run_demo(spec: DemoSpec,
     start = time.time()
     params = dict(spec.data_params, **(data_params or {}))
     ensure_demo_data(data_root, spec.generate, **params)
+    data_seconds = time.time() - start
     cfg = build_demo_config(spec, data_root, work_dir, cfg_options, seed,
                             adjust)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    train_seconds = time.time() - start
+    train_seconds = time.time() - start - data_seconds
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
 
@@ -175,6 +176,7 @@ def run_demo(spec: DemoSpec,
         data_root=data_root,
         data=to_builtin(params),
         checkpoint=checkpoint,
+        data_seconds=round(data_seconds, 1),
         train_seconds=round(train_seconds, 1),
         eval_seconds=seconds,
         total_seconds=round(time.time() - start, 1),

@@ -86,7 +86,7 @@ def test_cli_output_loads_strictly_with_get_model(public_file, tmp_path,
         capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'head.norm.weight' in result.stdout  # prints what it mapped
-    assert 'load strictly' in result.stdout
+    assert 'loads strictly' in result.stdout
 
     saved = torch.load(out, weights_only=True)
     assert len(saved['meta']['dataset_meta']['classes']) == 1000

@@ -3,17 +3,16 @@
 
     python tools/model_converters/unireplknet_to_mmpretrain.py \\
         unireplknet_t_in1k_224_acc83.21.pth unireplknet-t_in1k.pth \\
-        [--config configs/unireplknet/unireplknet-t_32xb128_in1k.py]
+        [--config configs/unireplknet/unireplknet-t_32xb128_in1k.py] \\
+        [--trust-checkpoint]
 
 Keys map one to one: ``downsample_layers.*``/``stages.*`` -> ``backbone.*``,
-``norm.*`` -> ``head.norm.*``, ``head.*`` -> ``head.head.*``. The public
-file is read weights-only. The output, ``dict(meta=..., state_dict=...)``,
+``norm.*`` -> ``head.norm.*``, ``head.*`` -> ``head.head.*`` (see
+:func:`mmunireplk.checkpoint.convert_imagenet_checkpoint`). The output
 loads strictly into the matching config (``get_model(cfg, pretrained=OUT)``,
 ``load_from``, ``tools/test.py``); a 1000-class head gets the ImageNet class
-names in ``meta.dataset_meta``. ``--config`` also builds that config's
-model and checks that the result loads into it strictly.
+names in ``meta.dataset_meta``. Prints what it mapped.
 """
-import argparse
 import os.path as osp
 import sys
 
@@ -22,69 +21,36 @@ try:
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmunireplk.checkpoint import (ConversionReport, load_checkpoint_file,
-                                   save_checkpoint_atomic)
-from mmunireplk.checkpoint.imagenet import convert_imagenet_checkpoint
+from mmunireplk.checkpoint import (ConversionReport,
+                                   convert_imagenet_checkpoint, convert_file)
+from mmunireplk.checkpoint.convert import converter_parser
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Convert a public UniRepLKNet ImageNet checkpoint to an '
-        'mmpretrain checkpoint')
-    parser.add_argument('src', help='public checkpoint (local path or URL)')
-    parser.add_argument('dst', help='output checkpoint path')
-    parser.add_argument(
-        '--config',
-        help='classification config whose model must load the result '
-        'strictly (checked after conversion)')
-    return parser.parse_args(argv)
-
-
-def imagenet_classes(num_classes: int):
-    """ImageNet-1K class names for a 1000-class head, else None."""
-    if num_classes != 1000:
-        return None
-    from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
-    return IMAGENET_CATEGORIES
-
-
-def check_against_config(config: str, state_dict: dict) -> str:
-    """Build the config's model and load ``state_dict`` strictly into it."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model_cfg = cfg.model.copy()
-    model_cfg.backbone['init_cfg'] = None
-    if model_cfg.get('head') is not None:
-        model_cfg.head['init_cfg'] = None
-    model = MODELS.build(model_cfg)
-    model.load_state_dict(state_dict, strict=True)
-    return (f'{len(state_dict)} tensors load strictly into '
-            f'{type(model).__name__} of {config}')
+def convert_with_imagenet_classes(checkpoint: dict,
+                                  report: ConversionReport) -> dict:
+    """The mapping, plus the ImageNet-1K class names for a 1000-class head
+    (mmpretrain's list)."""
+    converted = convert_imagenet_checkpoint(checkpoint, report)
+    if converted['meta']['num_classes'] == 1000:
+        from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+        converted['meta']['dataset_meta'] = dict(
+            classes=list(IMAGENET_CATEGORIES))
+        report.add('meta', 'dataset_meta.classes: the 1000 ImageNet classes')
+    return converted
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
-    if '://' not in args.src and not osp.isfile(args.src):
-        raise FileNotFoundError(f'Checkpoint not found: {args.src}')
-    if osp.abspath(args.src) == osp.abspath(args.dst):
-        raise ValueError('dst must differ from src')
-    checkpoint = load_checkpoint_file(args.src, map_location='cpu')
-    report = ConversionReport(f'{args.src} -> {args.dst}')
-    converted = convert_imagenet_checkpoint(checkpoint, report=report)
-    classes = imagenet_classes(converted['meta']['num_classes'])
-    if classes is not None:
-        converted['meta']['dataset_meta'] = dict(classes=list(classes))
-        report.add('meta', 'dataset_meta.classes: the 1000 ImageNet classes')
-    if args.config:
-        report.add('checked', check_against_config(args.config,
-                                                   converted['state_dict']))
-    save_checkpoint_atomic(converted, args.dst)
-    print(report)
-    print(f'saved {args.dst}')
+    parser = converter_parser('Convert a public UniRepLKNet ImageNet '
+                              'checkpoint into an mmpretrain checkpoint')
+    args = parser.parse_args(argv)
+    print(
+        convert_file(
+            args.src,
+            args.dst,
+            convert_with_imagenet_classes,
+            config=args.config,
+            trust=args.trust_checkpoint or None,
+            title='public ImageNet -> mmpretrain'))
 
 
 if __name__ == '__main__':
