@@ -9,6 +9,13 @@
 #   mmcv 2.1.0 built with its compiled ops (wheel cached, rebuilt only when
 #   torch changes), mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2,
 #   mmpretrain 1.2.0, then this package in editable mode.
+#
+# On a machine with a visible CUDA GPU (or with FORCE_CUDA=1) mmcv is built
+# with its CUDA ops instead (install_mmcv_cuda below): nvcc from a system
+# CUDA toolkit of torch's CUDA version, else the PyPI nvcc packages pinned to
+# torch.version.cuda (tools/cuda_build_env.py), TORCH_CUDA_ARCH_LIST from
+# the environment, else the visible GPUs, else 9.0; the wheel is cached per
+# torch, CUDA version and arch list. Without a GPU nothing of this runs.
 set -euo pipefail
 
 PY=${PYTHON:-python3}
@@ -52,6 +59,63 @@ import wheel, ninja, psutil, pkg_resources  # noqa: F401
 EOF
 
 # 3. mmcv 2.1.0 with compiled ops, built once per torch/CUDA combination.
+want_cuda_ops() {
+    [ "${FORCE_CUDA:-0}" = 1 ] && return 0
+    "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' \
+        2>/dev/null
+}
+
+# 3a. CUDA machines only: mmcv with CUDA ops.
+mmcv_cuda_ok() {
+    "$PY" - <<EOF 2>/dev/null
+import torch
+import mmcv
+assert mmcv.__version__ == '$MMCV_VERSION', mmcv.__version__
+from mmcv.ops import RoIAlign, get_compiling_cuda_version, nms
+assert get_compiling_cuda_version() != 'not available', 'mmcv without CUDA'
+if torch.cuda.is_available():
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]]).cuda()
+    nms(boxes, torch.tensor([.9, .8]).cuda(), .5)
+    RoIAlign((2, 2), 1.0)(torch.rand(1, 1, 8, 8).cuda(),
+                          torch.tensor([[0., 0., 0., 4., 4.]]).cuda())
+EOF
+}
+install_mmcv_cuda() {
+    if mmcv_cuda_ok; then
+        log "mmcv $MMCV_VERSION with CUDA ops present"
+        return
+    fi
+    local helper="$ROOT/tools/cuda_build_env.py" cuda_tag tag dest pins exports
+    cuda_tag=$("$PY" "$helper" tag) || exit 1
+    tag=$("$PY" -c "import torch; print('torch' + torch.__version__.replace('+', '-'))")-$cuda_tag
+    dest="$WHEEL_CACHE/$tag"
+    mkdir -p "$dest"
+    if ! ls "$dest"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
+        pins=$("$PY" "$helper" packages) || exit 1
+        if [ -n "$pins" ]; then
+            log "no CUDA toolkit matching torch: installing nvcc from PyPI:" $pins
+            # shellcheck disable=SC2086
+            "${PIP[@]}" $pins
+        fi
+        exports=$("$PY" "$helper" exports \
+            --cuda-home-dir "$(dirname "$WHEEL_CACHE")/cuda-home-$cuda_tag") \
+            || exit 1
+        eval "$exports"  # CUDA_HOME, PATH, TORCH_CUDA_ARCH_LIST, FORCE_CUDA
+        log "building mmcv $MMCV_VERSION with CUDA ops into $dest" \
+            "(CUDA_HOME=$CUDA_HOME, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST)"
+        # --no-cache-dir: pip's own wheel cache may hold a CPU-only build
+        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel \
+            --no-build-isolation --no-deps --no-cache-dir \
+            --disable-pip-version-check -w "$dest" "mmcv==$MMCV_VERSION"
+    fi
+    log "installing the cached mmcv wheel with CUDA ops"
+    "${PIP[@]}" --no-deps --force-reinstall "$dest"/mmcv-"$MMCV_VERSION"-*.whl
+    "${PIP[@]}" mmengine==0.10.7 addict packaging Pillow pyyaml yapf \
+        opencv-python
+    mmcv_cuda_ok || { echo 'mmcv CUDA ops do not import or run' >&2; exit 1; }
+}
+
+# 3b. The CPU path (and what decides it).
 mmcv_ok() {
     "$PY" - <<EOF 2>/dev/null
 import mmcv
@@ -59,7 +123,9 @@ assert mmcv.__version__ == '$MMCV_VERSION', mmcv.__version__
 from mmcv.ops import nms, RoIAlign  # noqa: F401
 EOF
 }
-if mmcv_ok; then
+if want_cuda_ops; then
+    install_mmcv_cuda
+elif mmcv_ok; then
     log "mmcv $MMCV_VERSION with ops present"
 else
     TAG=$("$PY" -c "import torch; print('torch' + torch.__version__.replace('+', '-') + '-cuda' + str(torch.version.cuda if torch.cuda.is_available() else 'none'))")
@@ -112,6 +178,10 @@ import mmunireplk
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(boxes, torch.tensor([.9, .8]), .5)
 RoIAlign((2, 2), 1.0)(torch.rand(1, 1, 8, 8), torch.tensor([[0., 0., 0., 4., 4.]]))
+if torch.cuda.is_available():  # the CUDA ops too, on a GPU machine
+    nms(boxes.cuda(), torch.tensor([.9, .8]).cuda(), .5)
+    RoIAlign((2, 2), 1.0)(torch.rand(1, 1, 8, 8).cuda(),
+                          torch.tensor([[0., 0., 0., 4., 4.]]).cuda())
 print(f'[install] ok: torch {torch.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
       f'mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}, '
