@@ -12,7 +12,7 @@
 # with CUDA and exposes roi_align_forward / nms. Slow: about an hour with
 # MAX_JOBS=1 on 2 shared cores (not for CI). --one-file compiles a single
 # .cu of mmcv/ops/csrc/pytorch/cuda with the flags torch's CUDAExtension
-# uses (about a minute).
+# uses and links it against libcudart and torch (about a minute).
 #
 # Env: PYTHON, MAX_JOBS (1), TORCH_CUDA_ARCH_LIST (9.0), WORKDIR (mktemp;
 # kept afterwards), MMUNIREPLK_CUDA_FROM_PIP (1 here: test the PyPI nvcc
@@ -81,7 +81,15 @@ EOF
     if command -v cuobjdump >/dev/null; then
         cuobjdump --list-elf "$WORKDIR/${ONE_FILE%.cu}.o" || true
     fi
-    log "OK: $ONE_FILE compiled"
+    # link it as the build would (-lcudart needs the unversioned
+    # libcudart.so that cuda_build_env.py adds to CUDA_HOME)
+    TORCH_LIB=$("$VPY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+    g++ -shared "$WORKDIR/${ONE_FILE%.cu}.o" -o "$WORKDIR/${ONE_FILE%.cu}.so" \
+        -L"$CUDA_HOME/lib64" -L"$TORCH_LIB" -Wl,--no-as-needed -lcudart \
+        -lc10 -ltorch -ltorch_cpu -ltorch_cuda -lc10_cuda
+    LD_LIBRARY_PATH="$CUDA_HOME/lib64:$TORCH_LIB" ldd "$WORKDIR/${ONE_FILE%.cu}.so" \
+        | grep -E 'cudart|not found' || true
+    log "OK: $ONE_FILE compiled and linked"
     exit 0
 fi
 
