@@ -17,7 +17,8 @@ from .conftest import SEG_DEMO_CONFIG, run
 
 CONVERTERS = ('unireplknet_mmdet2_to_mmdet3.py',
               'unireplknet_mmseg0x_to_1x.py',
-              'unireplknet_reparameterize.py')
+              'unireplknet_reparameterize.py',
+              'unireplknet_to_mmpretrain.py')
 
 
 def assert_refused(message: str, path: str, marker: str) -> None:

@@ -123,3 +123,24 @@ def test_demo_convention_short_run(tmp_path, mmpretrain_scope):
     with open(osp.join(str(tmp_path / 'work'), 'metrics.json')) as f:
         assert json.load(f)['metrics'] == result['metrics']
     assert demo_data_complete(str(tmp_path / 'data'))['train'] == 20
+
+
+def test_demo_cls_tool_convention(tmp_path):
+    """tools/demo_cls.py follows the demo convention: data with its
+    manifest, one metrics.json with the evaluation's top-1/top-5."""
+    from tests.helpers import load_tool
+    work_dir, data_root = str(tmp_path / 'work'), str(tmp_path / 'data')
+    result = load_tool('tools/demo_cls.py').main([
+        '--work-dir', work_dir, '--data-root', data_root, '--epochs', '1',
+        '--num-train', '10', '--num-val', '5', '--cfg-options',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ])
+    with open(osp.join(work_dir, 'metrics.json')) as f:
+        assert json.load(f) == result
+    assert result['task'] == 'cls' and result['data']['num_train'] == 10
+    top1 = result['metrics']['single_scale']['accuracy/top1']
+    assert 0 <= top1 <= 100
+    assert osp.isfile(osp.join(data_root, 'demo_data.json'))
