@@ -11,7 +11,6 @@ re-parameterises the backbone, and resolves class names and palette
 """
 import copy
 import os.path as osp
-import re
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -20,36 +19,34 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 
+from mmunireplk.checkpoint import load_strict, read_checkpoint
+from mmunireplk.checkpoint.convert import strip_ddp_prefix
+from mmunireplk.checkpoint.state_dict import unwrap_state_dict
+from mmunireplk.models.backbones.unireplknet import state_dict_form
+from mmunireplk.utils.runtime import TASK_SCOPES, detect_task
+
 TASKS = ('det', 'seg', 'cls')
-TASK_SCOPES = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
 SCOPE_OF_TASK = {v: k for k, v in TASK_SCOPES.items()}
 # Palettes that can be asked for by name (``--palette``).
 PALETTE_CHOICES = ('auto', 'random', 'coco', 'ade20k', 'cityscapes', 'voc')
-# A training-form or deploy-form UniRepLKNet is told apart by the bias that
-# re-parameterisation gives every depthwise conv of a block.
-_DEPLOY_KEY = re.compile(
-    r'(^|\.)stages\.\d+\.\d+\.dwconv\.(lk_origin\.)?bias$')
 ConfigType = Union[str, Config, ConfigDict]
 
 
 def get_task(cfg: Config) -> str:
-    """``'det'``, ``'seg'`` or ``'cls'`` from the config's ``default_scope``
-    or the scope prefix of its model type (``'mmdet.CascadeRCNN'``).
+    """``'det'``, ``'seg'`` or ``'cls'`` of a config (see
+    :func:`mmunireplk.utils.runtime.detect_task`).
 
     Raises:
         ValueError: If the config belongs to none of mmdet, mmseg and
             mmpretrain.
     """
-    scope = cfg.get('default_scope')
-    if scope in TASK_SCOPES:
-        return TASK_SCOPES[scope]
-    model_type = str(cfg.get('model', {}).get('type', ''))
-    task = TASK_SCOPES.get(model_type.split('.')[0])
+    task = detect_task(cfg)
     if task is None:
         raise ValueError(
             f'Cannot tell the task of config {cfg.filename}: its '
-            f'default_scope is {scope!r} and its model type {model_type!r}; '
-            f'expected one of the scopes {sorted(TASK_SCOPES)}')
+            f"default_scope is {cfg.get('default_scope')!r} and its model "
+            f"type {cfg.get('model', {}).get('type')!r}; expected one of the "
+            f'scopes {sorted(TASK_SCOPES)}')
     return task
 
 
@@ -74,101 +71,11 @@ def load_config(config: ConfigType,
     return cfg
 
 
-def read_checkpoint(weights: str) -> dict:
-    """Read a checkpoint (a local file or a URL) with mmunireplk's
-    weights-only loader.
-
-    Raises:
-        FileNotFoundError: If a local file does not exist.
-        ValueError: If the file holds no dict.
-    """
-    if '://' in weights:
-        from mmengine.runner import CheckpointLoader
-        checkpoint = CheckpointLoader.load_checkpoint(
-            weights, map_location='cpu')
-    else:
-        if not osp.isfile(osp.expanduser(weights)):
-            raise FileNotFoundError(f'Weights file not found: {weights}')
-        from mmunireplk.checkpoint import load_checkpoint_file
-        checkpoint = load_checkpoint_file(weights, map_location='cpu')
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f'Weights file {weights} holds a '
-                         f'{type(checkpoint).__name__}, not a checkpoint dict')
-    return checkpoint
-
-
 def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
     """The model state dict of a checkpoint, without a ``module.`` prefix."""
-    state_dict = checkpoint
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(key), dict):
-            state_dict = checkpoint[key]
-            break
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
-
-
-def is_deploy_state_dict(state_dict: Dict[str, torch.Tensor]) -> bool:
-    """Whether a state dict holds a re-parameterised (deploy) backbone."""
-    return any(_DEPLOY_KEY.search(k) for k in state_dict)
-
-
-def _summarise(keys: Sequence[str], examples: int = 3) -> str:
-    """``N keys (under neck.: 20, roi_head.: 150), e.g. k1, k2, k3``."""
-    groups: Dict[str, int] = {}
-    for k in keys:
-        top = k.split('.')[0] + '.'
-        groups[top] = groups.get(top, 0) + 1
-    under = ', '.join(f'{g}: {n}' for g, n in groups.items())
-    return f'{len(keys)} keys (under {under}), e.g. {_short(keys, examples)}'
-
-
-def _short(names: Sequence[str], limit: int = 6) -> str:
-    names = list(names)
-    more = f', ... ({len(names) - limit} more)' if len(names) > limit else ''
-    return ', '.join(names[:limit]) + more
-
-
-def load_weights_strict(model: nn.Module,
-                        state_dict: Dict[str, torch.Tensor],
-                        weights: str = '<weights>',
-                        config_name: str = '<config>') -> None:
-    """Load ``state_dict`` into ``model``, requiring an exact fit.
-
-    Raises:
-        ValueError: Naming the weights file, the config, and the missing,
-            unexpected and shape-mismatched keys.
-    """
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [
-        f'{k} (file {tuple(v.shape)}, model {tuple(own[k].shape)})'
-        for k, v in state_dict.items()
-        if k in own and tuple(v.shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append('missing from the file: ' + _summarise(missing))
-        if unexpected:
-            parts.append('not in the model: ' + _summarise(unexpected))
-        if shapes:
-            parts.append(f'{len(shapes)} keys differ in shape: '
-                         f'{_short(shapes, 4)}')
-        prefixes = {k.split('.')[0] + '.' for k in own}
-        if not any(k.startswith(tuple(prefixes)) for k in state_dict):
-            hint = (' (no key of the file starts with the model\'s '
-                    f'{_short(sorted(prefixes))}: a public ImageNet file is '
-                    'converted for a classifier with tools/model_converters/'
-                    ', and is a model.backbone.init_cfg for training a '
-                    'detector or segmentor)')
-        else:
-            hint = (' (published mmdet 2.x / mmseg 0.x checkpoints must be '
-                    'converted first with tools/model_converters/)')
-        raise ValueError(f'Weights {weights} do not fit config '
-                         f'{config_name}: ' + '; '.join(parts) + hint)
-    model.load_state_dict(state_dict, strict=True)
+    state_dict = unwrap_state_dict(checkpoint)
+    return strip_ddp_prefix(
+        {k: v for k, v in state_dict.items() if isinstance(v, torch.Tensor)})
 
 
 def model_num_classes(model: nn.Module, task: str) -> Optional[int]:
@@ -312,8 +219,8 @@ class ImagePredictor:
     ``mmpretrain.apis.ImageClassificationInferencer``, available as
     :attr:`inferencer`), built from the config. The weights are loaded
     strictly; a deploy-form checkpoint (from
-    ``tools/model_converters/reparameterize.py``) builds the deploy-form
-    backbone by itself.
+    ``tools/model_converters/unireplknet_reparameterize.py``) builds the
+    deploy-form backbone by itself.
 
     Args:
         config (str | Config): Config file or object.
@@ -346,9 +253,12 @@ class ImagePredictor:
         checkpoint: dict = {}
         state_dict = None
         if weights is not None:
+            if '://' not in weights and not osp.isfile(
+                    osp.expanduser(weights)):
+                raise FileNotFoundError(f'Weights file not found: {weights}')
             checkpoint = read_checkpoint(weights)
             state_dict = checkpoint_state_dict(checkpoint)
-            if is_deploy_state_dict(state_dict):
+            if state_dict_form(state_dict) == 'deploy':
                 cfg.model.backbone['deploy'] = True
         else:
             warnings.warn(f'No weights given for {self.config_name}: the '
@@ -361,7 +271,8 @@ class ImagePredictor:
             self.inferencer = self._build_inferencer(cfg, device)
         model = self.model
         if state_dict is not None:
-            load_weights_strict(model, state_dict, weights, self.config_name)
+            load_strict(model, state_dict, f'Weights {weights}',
+                        f'config {self.config_name}')
         if deploy:
             backbone = getattr(model, 'backbone', None)
             if not hasattr(backbone, 'switch_to_deploy'):

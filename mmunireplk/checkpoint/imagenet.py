@@ -17,7 +17,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 from mmunireplk.models.backbones.unireplknet import UniRepLKNet, infer_arch
-from .convert import ConversionReport, split_runner_checkpoint, strip_ddp_prefix
+from .convert import (ConversionReport, split_runner_checkpoint,
+                      strip_ddp_prefix)
 
 StateDict = Dict[str, torch.Tensor]
 

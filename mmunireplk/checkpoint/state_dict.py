@@ -1,7 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Finding the backbone weights in a checkpoint and loading them."""
 from collections import OrderedDict
-from typing import Dict, Iterable, Optional, Union
+from typing import Dict, Iterable, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -96,42 +96,72 @@ def _check_forms(model_state: StateDict, state_dict: StateDict,
 
 def _shape_mismatches(model_state: StateDict, state_dict: StateDict) -> list:
     return [
-        f'{k}: checkpoint {tuple(v.shape)} vs model '
-        f'{tuple(model_state[k].shape)}' for k, v in state_dict.items()
+        f'{k} (file {tuple(v.shape)}, model {tuple(model_state[k].shape)})'
+        for k, v in state_dict.items()
         if k in model_state and v.shape != model_state[k].shape
     ]
 
 
+def _by_module(keys: Sequence[str]) -> str:
+    """``N keys (under neck.: 20, roi_head.: 150), e.g. k1, k2, k3``."""
+    groups: Dict[str, int] = {}
+    for key in keys:
+        top = key.split('.')[0] + '.'
+        groups[top] = groups.get(top, 0) + 1
+    under = ', '.join(f'{g}: {n}' for g, n in groups.items())
+    return f'{len(keys)} keys (under {under}), e.g. {_short_list(keys, 3)}'
+
+
+class StateDictMismatchError(ValueError, RuntimeError):
+    """Weights that do not fit a model exactly (a ``ValueError`` and, as
+    ``load_state_dict(strict=True)`` raises, a ``RuntimeError``)."""
+
+
 def load_strict(model: nn.Module,
                 state_dict: StateDict,
-                source: str = 'checkpoint') -> None:
+                source: str = 'the checkpoint',
+                target: str = 'the model') -> None:
     """Load ``state_dict`` into ``model`` with ``strict=True``; on failure
-    raise one error that names the form, shape, missing and unexpected
-    keys, and ``source``.
+    raise one error that names the form, missing, unexpected and
+    shape-mismatched keys (grouped by module), ``source`` and ``target``.
 
     Raises:
-        RuntimeError: If the weights do not fit the model exactly.
+        RuntimeError: For a deploy-form file and a training-form model or
+            the reverse.
+        StateDictMismatchError: If the weights do not fit the model.
     """
     model_state = model.state_dict()
     _check_forms(model_state, state_dict, source)
-    problems = _shape_mismatches(model_state, state_dict)
     missing = [k for k in model_state if k not in state_dict]
     unexpected = [k for k in state_dict if k not in model_state]
+    shapes = _shape_mismatches(model_state, state_dict)
+    if not (missing or unexpected or shapes):
+        model.load_state_dict(state_dict, strict=True)
+        return
+    parts = []
     if missing:
-        problems.append(f'missing in {source} ({len(missing)}): '
-                        f'{_short_list(missing)}')
+        parts.append('missing from the file: ' + _by_module(missing))
     if unexpected:
-        problems.append(f'unexpected in {source} ({len(unexpected)}): '
-                        f'{_short_list(unexpected)}')
-    if problems:
-        raise RuntimeError(f'{source} does not fit the model:\n  ' +
-                           '\n  '.join(problems))
-    model.load_state_dict(state_dict, strict=True)
+        parts.append('not in the model: ' + _by_module(unexpected))
+    if shapes:
+        parts.append(f'{len(shapes)} keys differ in shape: '
+                     f'{_short_list(shapes, 4)}')
+    prefixes = sorted({k.split('.')[0] + '.' for k in model_state})
+    if not any(k.startswith(tuple(prefixes)) for k in state_dict):
+        hint = ('no key of the file starts with the model\'s '
+                f'{_short_list(prefixes)}: a public ImageNet file is '
+                'converted for a classifier with tools/model_converters/ and '
+                'is a model.backbone.init_cfg for a detector or segmentor')
+    else:
+        hint = ('public mmdet 2.x / mmseg 0.x checkpoints must be converted '
+                'first with tools/model_converters/')
+    raise StateDictMismatchError(f'{source} does not fit {target}: ' +
+                                 '; '.join(parts) + f' ({hint})')
 
 
 def check_strict_load(config: Union[str, Config],
                       state_dict: StateDict,
-                      source: str = 'the converted weights') -> None:
+                      source: str = 'The converted weights') -> None:
     """Build the model of a detection / segmentation / classification
     config (no pretrained download, SyncBN as BN) and load ``state_dict``
     into it strictly (see :func:`load_strict`)."""
@@ -140,8 +170,8 @@ def check_strict_load(config: Union[str, Config],
 
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     model = build_model_from_config(cfg, state_dict=state_dict)
-    name = config if isinstance(config, str) else 'the config'
-    load_strict(model, state_dict, f'{source} (model of {name})')
+    name = config if isinstance(config, str) else cfg.filename or 'config'
+    load_strict(model, state_dict, source, f'the model of {name}')
 
 
 def load_backbone_state_dict(model: nn.Module,

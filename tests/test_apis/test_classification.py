@@ -19,10 +19,6 @@ CLS_T_CONFIG = osp.join(REPO, 'configs', 'unireplknet',
                         'unireplknet-t_32xb128_in1k.py')
 CLS_META = dict(classes=('c0', 'c1', 'c2', 'c3', 'c4'))
 
-pytestmark = pytest.mark.skipif(
-    not osp.isfile(CLS_DEMO_CONFIG),
-    reason='no classification demo config')
-
 
 @pytest.fixture(scope='module')
 def cls_ckpts(tmp_path_factory):
@@ -33,7 +29,14 @@ def cls_ckpts(tmp_path_factory):
 
 
 def test_image_classification_inferencer_both_forms(cls_ckpts, seg_images):
+    from mmengine.registry import init_default_scope
     from mmpretrain.apis import ImageClassificationInferencer
+
+    # mmpretrain's inferencer builds its pipeline in the current default
+    # scope, which an mmdet / mmseg inferencer used earlier in the same
+    # process leaves at 'mmdet' / 'mmseg' (upstream behaviour; our
+    # ImagePredictor sets the scope itself).
+    init_default_scope('mmpretrain')
     train = ImageClassificationInferencer(
         model=CLS_DEMO_CONFIG, pretrained=cls_ckpts[0], device='cpu')
     cfg = Config.fromfile(CLS_DEMO_CONFIG)

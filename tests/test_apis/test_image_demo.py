@@ -130,7 +130,7 @@ def test_weights_of_another_model_error_names_the_mismatch(
         tool.main([seg_images[0], SEG_DEMO_CONFIG, '--weights',
                    det_ckpts[0]])
     message = str(exc.value)
-    assert det_ckpts[0] in message and 'do not fit config' in message
+    assert det_ckpts[0] in message and 'does not fit config' in message
     assert 'decode_head.' in message  # missing from the file
     assert 'roi_head.' in message  # not in the model
 

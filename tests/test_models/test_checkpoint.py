@@ -111,8 +111,8 @@ def test_shape_mismatch_names_key_and_shapes(tmp_path):
     with pytest.raises(ValueError) as err:
         pretrained(path).init_weights()
     message = str(err.value)
-    assert 'downsample_layers.0.0.weight: checkpoint (24, 3, 3, 3) vs ' \
-        'model (20, 3, 3, 3)' in message
+    assert 'downsample_layers.0.0.weight (file (24, 3, 3, 3), model ' \
+        '(20, 3, 3, 3))' in message
 
 
 def test_deploy_checkpoint_into_training_model_is_explained(tmp_path):
