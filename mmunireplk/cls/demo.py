@@ -1,5 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """The CPU classification demo (see :mod:`mmunireplk.utils.demo`)."""
+import glob
+import os.path as osp
 from typing import Dict, List
 
 from mmengine.config import Config
@@ -41,6 +43,11 @@ def summarize(metrics: Dict[str, dict]) -> List[str]:
     return lines
 
 
+def val_images(data_root: str) -> List[str]:
+    """The validation images of the demo data."""
+    return glob.glob(osp.join(data_root, 'val', '*', '*.png'))
+
+
 def cls_demo_spec(config: str) -> DemoSpec:
     """The classification demo with ``config`` (the demo config)."""
     return DemoSpec(
@@ -50,4 +57,5 @@ def cls_demo_spec(config: str) -> DemoSpec:
         data_params=dict(DEMO_DATA_PARAMS),
         point_to_data=point_to_data,
         summarize=summarize,
+        val_images=val_images,
         evaluations=('single_scale', ))

@@ -1,5 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """The CPU detection demo (see :mod:`mmunireplk.utils.demo`)."""
+import glob
 import os.path as osp
 from typing import Dict, List
 
@@ -59,6 +60,11 @@ def summarize(metrics: Dict[str, dict]) -> List[str]:
     return lines
 
 
+def val_images(data_root: str) -> List[str]:
+    """The validation images of the demo data."""
+    return glob.glob(osp.join(data_root, 'val', '*.png'))
+
+
 def det_demo_spec(config: str) -> DemoSpec:
     """The detection demo with ``config`` (the demo config)."""
     return DemoSpec(
@@ -67,4 +73,5 @@ def det_demo_spec(config: str) -> DemoSpec:
         generate=generate_demo_coco,
         data_params=dict(num_train=240, num_val=60, seed=0),
         point_to_data=point_to_data,
-        summarize=summarize)
+        summarize=summarize,
+        val_images=val_images)

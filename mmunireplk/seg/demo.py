@@ -1,5 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """The CPU segmentation demo (see :mod:`mmunireplk.utils.demo`)."""
+import glob
+import os.path as osp
 from typing import Dict, List
 
 from mmengine.config import Config
@@ -35,6 +37,11 @@ def summarize(metrics: Dict[str, dict]) -> List[str]:
     return lines
 
 
+def val_images(data_root: str) -> List[str]:
+    """The validation images of the demo data."""
+    return glob.glob(osp.join(data_root, 'images', 'validation', '*.jpg'))
+
+
 def seg_demo_spec(config: str) -> DemoSpec:
     """The segmentation demo with ``config`` (the demo config)."""
     return DemoSpec(
@@ -44,4 +51,5 @@ def seg_demo_spec(config: str) -> DemoSpec:
         data_params=dict(num_train=48, num_val=12, seed=0),
         point_to_data=point_to_data,
         summarize=summarize,
+        val_images=val_images,
         evaluations=('single_scale', 'multi_scale'))

@@ -7,7 +7,8 @@ manifest ``demo_data.json`` is written last), trains its config with an
 in-process mmengine ``Runner`` prepared as ``tools/train.py`` prepares one,
 evaluates the last checkpoint once per evaluation mode (``single_scale``,
 and ``multi_scale`` through the config's TTA where the demo asks for it),
-prints a summary and writes ``<work_dir>/metrics.json``.
+prints a summary and writes ``<work_dir>/metrics.json`` and a picture of
+predictions on validation images, ``<work_dir>/predictions.png``.
 """
 import argparse
 import copy
@@ -29,6 +30,9 @@ from .runtime import (adapt_to_cpu, add_safe_checkpoint_hook, enable_tta,
 
 DATA_MANIFEST = 'demo_data.json'
 RESULTS_FILE = 'metrics.json'
+PICTURE_FILE = 'predictions.png'
+#: Validation images drawn in the picture.
+PICTURE_IMAGES = 8
 EVALUATIONS = ('single_scale', 'multi_scale')
 
 
@@ -48,6 +52,8 @@ class DemoSpec:
             config's dataloaders (and evaluators) at ``root``.
         summarize (callable): ``summarize(metrics) -> lines`` for the
             printed summary (``metrics``: evaluation mode -> metrics).
+        val_images (callable): ``val_images(root) -> paths``: validation
+            images drawn in the predictions picture.
         evaluations (Sequence[str]): Subset of :data:`EVALUATIONS`.
     """
     task: str
@@ -56,6 +62,7 @@ class DemoSpec:
     data_params: Dict[str, object]
     point_to_data: Callable[[Config, str], None]
     summarize: Callable[[Dict[str, dict]], List[str]]
+    val_images: Callable[[str], List[str]]
     evaluations: Sequence[str] = dataclasses.field(
         default=('single_scale', ))
 
@@ -170,6 +177,12 @@ def run_demo(spec: DemoSpec,
         tic = time.time()
         metrics[mode] = _evaluate(cfg, checkpoint, mode)
         seconds[mode] = round(time.time() - tic, 1)
+    # Imported here: mmunireplk.apis imports the task codebases lazily.
+    from mmunireplk.apis import save_prediction_grid
+    picture = save_prediction_grid(
+        cfg, checkpoint,
+        sorted(spec.val_images(data_root))[:PICTURE_IMAGES],
+        osp.join(work_dir, PICTURE_FILE), task=spec.task)
     result = dict(
         task=spec.task,
         config=spec.config,
@@ -180,13 +193,14 @@ def run_demo(spec: DemoSpec,
         train_seconds=round(train_seconds, 1),
         eval_seconds=seconds,
         total_seconds=round(time.time() - start, 1),
-        metrics=metrics)
+        metrics=metrics,
+        picture=picture)
     json_path = osp.join(work_dir, RESULTS_FILE)
     AtomicLocalBackend().put_text(json.dumps(result, indent=2), json_path)
     print('\n' + '\n'.join(spec.summarize(metrics)))
     print(f'  training {train_seconds / 60:.1f} min, '
           f'{result["total_seconds"] / 60:.1f} min in total; results '
-          f'written to {json_path}')
+          f'written to {json_path}, predictions drawn in {picture}')
     return result
 
 

@@ -144,3 +144,7 @@ def test_demo_cls_tool_convention(tmp_path):
     top1 = result['metrics']['single_scale']['accuracy/top1']
     assert 0 <= top1 <= 100
     assert osp.isfile(osp.join(data_root, 'demo_data.json'))
+    from PIL import Image
+    picture = Image.open(result['picture'])  # the predictions picture
+    assert result['picture'] == osp.join(work_dir, 'predictions.png')
+    assert picture.width > 100 and picture.height > 100

@@ -29,6 +29,7 @@ def test_demo_run_learns(tmp_path):
         'test_dataloader.persistent_workers=False'
     ])
     assert json.load(open(osp.join(work_dir, 'metrics.json'))) == result
+    assert osp.getsize(osp.join(work_dir, 'predictions.png')) > 1000
     result = coco_summary(result['metrics']['single_scale'])
     # an untrained detector scores ~0 here (0.002 box AP50 for a run that
     # failed to learn); the demo reaches 0.514 box / 0.518 mask AP50, the

@@ -57,6 +57,7 @@ def test_demo_learns_and_multiscale_eval_runs(tmp_path):
     ])
     with open(osp.join(work_dir, 'metrics.json')) as f:
         results = json.load(f)['metrics']
+    assert osp.getsize(osp.join(work_dir, 'predictions.png')) > 1000
     single, multi = results['single_scale'], results['multi_scale']
     assert single['mIoU'] > 2 * CHANCE_MIOU, single
     assert multi['mIoU'] > 2 * CHANCE_MIOU, multi
