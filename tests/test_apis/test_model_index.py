@@ -149,3 +149,17 @@ def test_every_listed_config_builds(entry):
         # training form (with the auxiliary head for UPerNet): within 12%
         # of the published (deploy, no auxiliary head) count
         assert abs(params - published) / published < 0.12, params
+
+
+def test_installed_package_exposes_the_index_for_mim():
+    """setup.py puts model-index.yml, configs and tools under
+    mmunireplk/.mim, where ``mim search`` looks (links for the editable
+    install of tools/install.sh, copies in a wheel)."""
+    import mmunireplk
+    from modelindex.load_model_index import load
+    mim_dir = osp.join(osp.dirname(mmunireplk.__file__), '.mim')
+    index = load(osp.join(mim_dir, 'model-index.yml'))
+    assert len(index.models) == len(load(MODEL_INDEX).models) > 0
+    for model in index.models:
+        assert osp.isfile(osp.join(mim_dir, model.config)), model.config
+    assert osp.isfile(osp.join(mim_dir, 'tools', 'image_demo.py'))
