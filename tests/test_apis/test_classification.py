@@ -70,11 +70,8 @@ def test_published_config_deploy_predictor(tmp_path, seg_images):
 
 
 def test_image_demo_and_grid(cls_ckpts, seg_images, tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'image_demo_tool', osp.join(REPO, 'tools', 'image_demo.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from tests.helpers import load_tool
+    tool = load_tool('tools/image_demo.py')
     out_dir = tmp_path / 'cls'
     result = tool.main([seg_images[0], CLS_DEMO_CONFIG, '--weights',
                         cls_ckpts[0], '--out-dir', str(out_dir),

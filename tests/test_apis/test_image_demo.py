@@ -1,6 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """tools/image_demo.py and mmunireplk.apis.ImagePredictor."""
-import importlib.util
 import json
 import os.path as osp
 import shutil
@@ -10,21 +9,13 @@ import pytest
 import torch
 
 from mmunireplk.apis import ImagePredictor, collect_images
-from .conftest import (DET_DEMO_CONFIG, DET_META, REPO, SEG_DEMO_CONFIG,
-                       SEG_META)
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'image_demo_tool', osp.join(REPO, 'tools', 'image_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_tool
+from .conftest import DET_DEMO_CONFIG, DET_META, SEG_DEMO_CONFIG, SEG_META
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return _load_tool()
+    return load_tool('tools/image_demo.py')
 
 
 @pytest.fixture
