@@ -368,7 +368,7 @@ def train_demo_iterations(task: str, data_root: str, work_dir: str,
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from mmunireplk.utils.demo import ensure_demo_data
+    from mmunireplk.utils.demo import ensure_demo_data, point_config_to_data
     from mmunireplk.utils.runtime import adapt_to_cpu, set_amp, sync_bn_to_bn
     if task == 'det':
         from mmunireplk.det.demo import det_demo_spec as make_spec
@@ -378,7 +378,7 @@ def train_demo_iterations(task: str, data_root: str, work_dir: str,
     ensure_demo_data(data_root, spec.generate,
                      **dict(spec.data_params, **settings[f'{task}_data']))
     cfg = Config.fromfile(spec.config)
-    spec.point_to_data(cfg, osp.join(data_root, ''))
+    point_config_to_data(spec, cfg, data_root)
     iters = settings['train_iters']
     for key in ('val', 'test'):
         cfg[f'{key}_dataloader'] = cfg[f'{key}_evaluator'] = None

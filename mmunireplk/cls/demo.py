@@ -13,13 +13,6 @@ from .demo_data import generate_demo_imagenet
 DEMO_DATA_PARAMS = dict(num_train=200, num_val=100, img_size=64, seed=0)
 
 
-def point_to_data(cfg: Config, data_root: str) -> None:
-    """Point the train/val/test dataloaders at ``data_root``."""
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(loader):
-            cfg[loader].dataset.data_root = data_root
-
-
 def set_max_epochs(cfg: Config, max_epochs: int) -> None:
     """Train ``max_epochs`` epochs: the one-epoch warm-up (shortened to
     what fits), the cosine decay and the last checkpoint follow."""
@@ -55,7 +48,6 @@ def cls_demo_spec(config: str) -> DemoSpec:
         config=config,
         generate=generate_demo_imagenet,
         data_params=dict(DEMO_DATA_PARAMS),
-        point_to_data=point_to_data,
         summarize=summarize,
         val_images=val_images,
         evaluations=('single_scale', ))

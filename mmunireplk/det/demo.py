@@ -14,11 +14,8 @@ REPORTED = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'segm_mAP',
             'segm_mAP_50', 'segm_mAP_75')
 
 
-def point_to_data(cfg: Config, data_root: str) -> None:
-    """Point the train/val/test data and the evaluators at ``data_root``."""
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(loader):
-            cfg[loader].dataset.data_root = data_root
+def point_evaluators_to_data(cfg: Config, data_root: str) -> None:
+    """Point the COCO evaluators at the annotations under ``data_root``."""
     for evaluator in ('val_evaluator', 'test_evaluator'):
         if cfg.get(evaluator):
             cfg[evaluator].ann_file = osp.join(
@@ -72,6 +69,6 @@ def det_demo_spec(config: str) -> DemoSpec:
         config=config,
         generate=generate_demo_coco,
         data_params=dict(num_train=240, num_val=60, seed=0),
-        point_to_data=point_to_data,
+        point_evaluators_to_data=point_evaluators_to_data,
         summarize=summarize,
         val_images=val_images)

@@ -10,13 +10,6 @@ from mmunireplk.utils.demo import DemoSpec
 from .demo_data import generate_ade20k_demo
 
 
-def point_to_data(cfg: Config, data_root: str) -> None:
-    """Point the train/val/test dataloaders at ``data_root``."""
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(loader):
-            cfg[loader].dataset.data_root = data_root
-
-
 def set_max_iters(cfg: Config, max_iters: int) -> None:
     """Train ``max_iters`` iterations: warm-up, poly decay and the last
     checkpoint follow."""
@@ -49,7 +42,6 @@ def seg_demo_spec(config: str) -> DemoSpec:
         config=config,
         generate=generate_ade20k_demo,
         data_params=dict(num_train=48, num_val=12, seed=0),
-        point_to_data=point_to_data,
         summarize=summarize,
         val_images=val_images,
         evaluations=('single_scale', 'multi_scale'))

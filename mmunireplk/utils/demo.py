@@ -48,23 +48,25 @@ class DemoSpec:
         generate (callable): ``generate(root, **data_params)`` writes the
             dataset.
         data_params (dict): Default generator arguments (size, seed ...).
-        point_to_data (callable): ``point_to_data(cfg, root)`` points the
-            config's dataloaders (and evaluators) at ``root``.
         summarize (callable): ``summarize(metrics) -> lines`` for the
             printed summary (``metrics``: evaluation mode -> metrics).
         val_images (callable): ``val_images(root) -> paths``: validation
             images drawn in the predictions picture.
         evaluations (Sequence[str]): Subset of :data:`EVALUATIONS`.
+        point_evaluators_to_data (callable, optional):
+            ``point_evaluators_to_data(cfg, root)`` for evaluators that read
+            files of the dataset (the dataloaders are pointed at ``root``
+            for every demo).
     """
     task: str
     config: str
     generate: Callable[..., object]
     data_params: Dict[str, object]
-    point_to_data: Callable[[Config, str], None]
     summarize: Callable[[Dict[str, dict]], List[str]]
     val_images: Callable[[str], List[str]]
     evaluations: Sequence[str] = dataclasses.field(
         default=('single_scale', ))
+    point_evaluators_to_data: Optional[Callable[[Config, str], None]] = None
 
 
 def ensure_demo_data(root: str, generate: Callable[..., object],
@@ -96,6 +98,17 @@ def ensure_demo_data(root: str, generate: Callable[..., object],
     return True
 
 
+def point_config_to_data(spec: DemoSpec, cfg: Config, data_root: str) -> None:
+    """Point the config's dataloaders (and evaluators that read dataset
+    files) at ``data_root``."""
+    data_root = osp.join(data_root, '')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader):
+            cfg[loader].dataset.data_root = data_root
+    if spec.point_evaluators_to_data is not None:
+        spec.point_evaluators_to_data(cfg, data_root)
+
+
 def build_demo_config(spec: DemoSpec,
                       data_root: str,
                       work_dir: str,
@@ -107,7 +120,7 @@ def build_demo_config(spec: DemoSpec,
     ``tools/train.py`` (CPU adaptation, atomic and weights-only-loadable
     checkpoints), with evaluation left to :func:`run_demo`."""
     cfg = Config.fromfile(spec.config)
-    spec.point_to_data(cfg, osp.join(data_root, ''))
+    point_config_to_data(spec, cfg, data_root)
     # evaluate once, after training
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     if seed is not None:
