@@ -130,7 +130,8 @@ def build_demo_config(spec: DemoSpec,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.work_dir = work_dir
-    adapt_to_cpu(cfg, 'none')
+    for message in adapt_to_cpu(cfg, 'none'):
+        print(message, flush=True)
     use_atomic_checkpoints(cfg)
     add_safe_checkpoint_hook(cfg)
     return cfg
