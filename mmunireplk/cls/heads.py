@@ -33,7 +33,8 @@ class UniRepLKNetClsHead(ClsHead):
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
             loads ``norm``/``head`` from a public ImageNet file or an
-            mmpretrain checkpoint instead of initialising them. With
+            mmpretrain checkpoint (path or URL, read weights-only unless
+            ``trust_checkpoint=True``) instead of initialising them. With
             ``reinit_mismatched_head=True`` a ``head`` of another class
             count (e.g. 21841 for 22K -> 1K fine-tuning) is skipped and
             keeps its scaled initialisation, as the reference fine-tunes;
@@ -96,7 +97,8 @@ class UniRepLKNetClsHead(ClsHead):
                 raise KeyError('A Pretrained init_cfg needs "checkpoint"')
             self._load_pretrained(
                 self.init_cfg['checkpoint'],
-                self.init_cfg.get('reinit_mismatched_head', False))
+                self.init_cfg.get('reinit_mismatched_head', False),
+                self.init_cfg.get('trust_checkpoint') or None)
         elif self.init_cfg is not None:
             raise ValueError(f'{type(self).__name__} initialises itself; '
                              'init_cfg can only be None or '
@@ -104,20 +106,22 @@ class UniRepLKNetClsHead(ClsHead):
                              f'{self.init_cfg}')
         self._is_init = True
 
-    def _load_pretrained(self, filename: str,
-                         reinit_mismatched_head: bool = False) -> None:
-        from mmunireplk.checkpoint import (load_checkpoint_file,
-                                           unwrap_state_dict)
+    def _load_pretrained(self,
+                         filename: str,
+                         reinit_mismatched_head: bool = False,
+                         trust: Optional[bool] = None) -> None:
+        from mmunireplk.checkpoint import read_checkpoint, unwrap_state_dict
+        from mmunireplk.checkpoint.convert import strip_ddp_prefix
         from mmunireplk.checkpoint.imagenet import is_public_imagenet_layout
-        checkpoint = load_checkpoint_file(filename, map_location='cpu')
+        # a local path or an http(s) URL (the configs name the public
+        # files on the Hugging Face hub), read weights-only unless trusted
+        checkpoint = read_checkpoint(filename, 'cpu', trust)
         if is_public_imagenet_layout(checkpoint):
             layout, prefixes = 'public ImageNet', _PUBLIC_HEAD_KEYS
         else:
             layout, prefixes = 'mmpretrain', (('head.norm.', 'norm.'),
                                               ('head.head.', 'head.'))
-        state_dict = unwrap_state_dict(checkpoint)
-        if state_dict and all(k.startswith('module.') for k in state_dict):
-            state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
+        state_dict = strip_ddp_prefix(unwrap_state_dict(checkpoint))
         own = {}
         for src, dst in prefixes:
             for key, value in state_dict.items():

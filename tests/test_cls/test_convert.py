@@ -155,6 +155,29 @@ def test_head_pretrained_init_from_public_file(public_file,
         head.init_weights()
 
 
+def test_head_pretrained_init_from_url(public_file, tmp_path, monkeypatch,
+                                      mmpretrain_scope):
+    """The configs name the public files by their hub URL: the head
+    downloads and reads them weights-only like the backbone does."""
+    import shutil
+
+    from mmunireplk.cls import UniRepLKNetClsHead
+
+    def fake_download(url, dst, progress=True):
+        shutil.copy(public_file, dst)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    public = torch.load(public_file, weights_only=True)['model']
+    head = UniRepLKNetClsHead(
+        1000, 320,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='https://example.org/unireplknet_a.pth'))
+    head.init_weights()
+    assert torch.equal(head.head.weight, public['head.weight'])
+    assert osp.isfile(tmp_path / 'hub' / 'checkpoints' / 'unireplknet_a.pth')
+
+
 def test_finetune_config_initialises_from_22k_style_file(
         tmp_path, mmpretrain_scope):
     """The 384 fine-tuning init: backbone and `norm` from the public
