@@ -156,7 +156,7 @@ def test_head_pretrained_init_from_public_file(public_file,
 
 
 def test_head_pretrained_init_from_url(public_file, tmp_path, monkeypatch,
-                                      mmpretrain_scope):
+                                       mmpretrain_scope):
     """The configs name the public files by their hub URL: the head
     downloads and reads them weights-only like the backbone does."""
     import shutil
