@@ -537,6 +537,28 @@ def deploy_precision(device: str, settings: dict) -> dict:
 
 # --------------------------------------------------------------- roi_align
 
+#: RoIs (batch index, x1, y1, x2, y2) on 96x128 inputs of the RoI check.
+LAYOUT_CHECK_ROIS = ((0, 4., 6., 40., 50.), (1, 20., 10., 90., 60.),
+                     (1, 0., 0., 120., 90.))
+
+
+def roi_features_by_layout(model: nn.Module, images: torch.Tensor,
+                           rois: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """RoI features of a two-stage detector's first RoI extractor, from
+    the backbone + neck maps as they come (``'as_given'``), from
+    contiguous copies (``'contiguous'``) and from channels-last copies
+    (``'channels_last'``)."""
+    extractor = model.roi_head.bbox_roi_extractor[0]
+    with torch.no_grad():
+        feats = model.extract_feat(images)[:extractor.num_inputs]
+        plain = tuple(f.contiguous() for f in feats)
+        last = tuple(f.to(memory_format=torch.channels_last) for f in plain)
+        return dict(
+            as_given=extractor(feats, rois),
+            contiguous=extractor(plain, rois),
+            channels_last=extractor(last, rois),
+            maps=plain)
+
 
 def roi_feature_layout_check(device: str) -> dict:
     """RoI features of the demo detector on ``device``.
@@ -565,19 +587,12 @@ def roi_feature_layout_check(device: str) -> dict:
         model.init_weights()
         model.to(device).eval()
     extractor = model.roi_head.bbox_roi_extractor[0]
-    rois = torch.tensor([[0, 4., 6., 40., 50.], [1, 20., 10., 90., 60.],
-                         [1, 0., 0., 120., 90.]], device=device)
-    with torch.no_grad():
-        feats = model.extract_feat(
-            torch.randn(2, 3, 96, 128, generator=torch.Generator()
-                        .manual_seed(0)).to(device))
-        k = extractor.num_inputs
-        plain = tuple(f.contiguous() for f in feats[:k])
-        expected = extractor(plain, rois)
-        actual = extractor(feats[:k], rois)
-        last = extractor(
-            tuple(f.to(memory_format=torch.channels_last) for f in plain),
-            rois)
+    rois = torch.tensor(LAYOUT_CHECK_ROIS, device=device)
+    images = torch.randn(2, 3, 96, 128,
+                         generator=torch.Generator().manual_seed(0))
+    features = roi_features_by_layout(model, images.to(device), rois)
+    actual, expected = features['as_given'], features['contiguous']
+    last, plain = features['channels_last'], features['maps']
     diff = (actual - expected).abs().max().item()
     result = dict(
         device=device,

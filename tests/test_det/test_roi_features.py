@@ -15,18 +15,16 @@ def test_roi_features_match_contiguous_maps(mmdet_scope):
     unable to learn). The RoI features of backbone + FPN must equal those of
     explicitly contiguous copies of the same maps."""
     from mmdet.registry import MODELS
+
+    from mmunireplk.analysis.gpu_check import (LAYOUT_CHECK_ROIS,
+                                               roi_features_by_layout)
     cfg = Config.fromfile(DEMO_CONFIG)
     sync_bn_to_bn(cfg.model)
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.eval()
-    extractor = model.roi_head.bbox_roi_extractor[0]
-    rois = torch.tensor([[0, 4., 6., 40., 50.], [1, 20., 10., 90., 60.],
-                         [1, 0., 0., 120., 90.]])
-    with torch.no_grad():
-        feats = model.extract_feat(torch.randn(2, 3, 96, 128))
-        plain = tuple(f.contiguous() for f in feats)
-        expected = extractor(plain[:extractor.num_inputs], rois)
-        actual = extractor(feats[:extractor.num_inputs], rois)
+    features = roi_features_by_layout(model, torch.randn(2, 3, 96, 128),
+                                      torch.tensor(LAYOUT_CHECK_ROIS))
+    expected, actual = features['contiguous'], features['as_given']
     assert expected.abs().max() > 0
     torch.testing.assert_close(actual, expected)
