@@ -151,9 +151,10 @@ def matmul_peak(device: str, size: int = 2048) -> Dict[str, float]:
     b = torch.randn(size, size, device=device)
     runners = {'torch.mm': lambda: torch.mm(a, b)}
     if device == 'cpu':
-        from mmunireplk.models.layers.cpu_inference import (
-            _onednn_linear_available, linear_cpu)
-        if _onednn_linear_available():
-            runners['oneDNN'] = lambda: linear_cpu(a, b, None)
+        from mmunireplk.models.layers.cpu_inference import \
+            linear_kernel_available
+        if linear_kernel_available('onednn_packed'):
+            runners['oneDNN'] = lambda: torch.ops.mkldnn._linear_pointwise(
+                a, b, None, 'none', [], '')
     best = time_rounds(runners, rounds=3, warmup=1, device=device)
     return {k: 2 * size**3 / t / 1e9 for k, t in best.items()}

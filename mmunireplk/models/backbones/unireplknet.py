@@ -13,6 +13,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmunireplk.registry import MODELS
 from ..layers import LayerNorm2d, UniRepLKNetBlock
+from ..layers.cpu_inference import downsample_forward_cpu, use_cpu_fast_path
 
 StateDict = Dict[str, Tensor]
 
@@ -202,8 +203,14 @@ class UniRepLKNet(BaseModule):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         outs = []
+        fast = self.deploy and use_cpu_fast_path(
+            x, self.downsample_layers[0][0].weight)
         for i in range(self.num_stages):
-            x = self.stages[i](self.downsample_layers[i](x))
+            if fast:
+                x = downsample_forward_cpu(self.downsample_layers[i], x)
+            else:
+                x = self.downsample_layers[i](x)
+            x = self.stages[i](x)
             if i in self.out_indices and not self.out_norm:
                 outs.append(x.contiguous())
             elif i in self.out_indices:

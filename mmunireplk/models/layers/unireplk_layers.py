@@ -189,7 +189,13 @@ class GRN(nn.Module):
         # fp16 and would turn the whole sample into NaN.
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()
-        gx = x.square().sum(dim=tuple(range(1, x.dim() - 1))).sqrt()
+        return self.scale_from_squares(
+            x.square().sum(dim=tuple(range(1, x.dim() - 1))))
+
+    def scale_from_squares(self, sum_of_squares: Tensor) -> Tensor:
+        """``gamma * Nx + 1`` from the per-channel sums of ``x ** 2`` over
+        the spatial dims, shape (N, C)."""
+        gx = sum_of_squares.sqrt()
         nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
         return self.gamma.view(1, -1) * nx + 1
 
@@ -384,9 +390,7 @@ class UniRepLKNetBlock(nn.Module):
         return x + self.drop_path(y)
 
     def forward(self, x: Tensor) -> Tensor:
-        needs_grad = torch.is_grad_enabled() and \
-            self.pwconv1[1].weight.requires_grad
-        if self.deploy and not needs_grad and use_cpu_fast_path(x):
+        if self.deploy and use_cpu_fast_path(x, self.pwconv1[1].weight):
             return deploy_block_forward_cpu(self, x)
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._residual, x, use_reentrant=False)
