@@ -5,8 +5,10 @@ Used by ``tools/analysis_tools/benchmark_backbone.py`` and the GPU check
 (:mod:`mmunireplk.analysis.gpu_check`): the benchmarked models, MAC
 counting, interleaved timing, peak memory of a step and the matmul peak.
 """
+import platform
+import re
 import time
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -26,6 +28,40 @@ PEERS = {
 }
 UNIREPLKNET_NAMES = ('unireplknet', 'unireplknet-deploy',
                      'unireplknet-deploy-plain')
+# Models that ``--compile`` adds: torch.compile (inductor, freezing) of ...
+COMPILED_NAMES = ('unireplknet-deploy-compiled', 'convnext-compiled')
+# ISA extensions that decide which CPU kernels run.
+ISA_FLAGS = ('sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw',
+             'avx512vl', 'avx512_vnni', 'avx512_bf16', 'amx_tile',
+             'amx_bf16')
+
+
+def machine_info() -> dict:
+    """CPU model, ISA flags, torch / oneDNN / MKL versions of this run."""
+    cpu, flags = platform.processor() or platform.machine(), []
+    try:
+        with open('/proc/cpuinfo') as f:
+            text = f.read()
+        cpu = re.search(r'^model name\s*:\s*(.+)$', text, re.M).group(1)
+        present = set(re.search(r'^flags\s*:\s*(.+)$', text,
+                                re.M).group(1).split())
+        flags = [f for f in ISA_FLAGS if f in present]
+    except (OSError, AttributeError):
+        pass
+    config = torch.__config__.show()
+
+    def version(pattern: str):
+        found = re.search(pattern, config)
+        return found.group(1) if found else None
+
+    return dict(
+        cpu=cpu,
+        isa_flags=flags,
+        torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        torch=torch.__version__,
+        onednn=version(r'MKL-DNN v([\d.]+)'),
+        mkl=version(r'Math Kernel Library Version ([\w.]+)'),
+        blas=version(r'BLAS_INFO=(\w+)'))
 
 
 def parse_case(text: str) -> Tuple[int, int, int]:
@@ -42,7 +78,23 @@ def parse_case(text: str) -> Tuple[int, int, int]:
 def build_benchmark_model(name: str,
                           arch: str,
                           with_cp: bool = False) -> nn.Module:
-    """Build one benchmarked backbone (random weights)."""
+    """Build one benchmarked backbone (random weights).
+
+    ``<name>-compiled`` is ``<name>`` compiled with ``torch.compile``
+    (inductor, ``freezing`` on); UniRepLKNet through
+    :func:`mmunireplk.models.prepare_for_inference`. Compilation happens on
+    the first call.
+    """
+    if name in COMPILED_NAMES:
+        model = build_benchmark_model(name[:-len('-compiled')], arch)
+        model.eval()
+        if name.startswith('unireplknet'):
+            from mmunireplk.models import prepare_for_inference
+            return prepare_for_inference(model, compile=True)
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = True
+        model.compile()
+        return model
     if name in UNIREPLKNET_NAMES:
         model = UniRepLKNet(arch, with_cp=with_cp)
         if name != 'unireplknet':
@@ -72,7 +124,11 @@ def build_benchmark_model(name: str,
             out_indices=(0, 1, 2, 3),
             with_cp=with_cp)
     raise ValueError(f'unknown model {name!r}; choose from '
-                     f'{list(UNIREPLKNET_NAMES) + ["convnext", "swin"]}')
+                     f'{list(MODEL_NAMES)}')
+
+
+MODEL_NAMES: List[str] = list(UNIREPLKNET_NAMES) + ['convnext', 'swin'
+                                                     ] + list(COMPILED_NAMES)
 
 
 def forward_macs(model: nn.Module, name: str, h: int, w: int) -> int:

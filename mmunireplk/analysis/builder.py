@@ -8,6 +8,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from mmunireplk.checkpoint import (load_checkpoint_file, load_strict,
                                    unwrap_state_dict)
+from mmunireplk.models import prepare_for_inference
 from mmunireplk.models.backbones.unireplknet import state_dict_form
 from mmunireplk.utils.runtime import sync_bn_to_bn
 
@@ -28,7 +29,8 @@ def build_model_from_config(cfg: Config,
             and loaded strictly.
         form (str): Backbone form of the returned model: ``'config'`` (as
             the config / checkpoint builds it), ``'training'`` or
-            ``'deploy'`` (re-parameterised after loading).
+            ``'deploy'`` (:func:`prepare_for_inference` after loading:
+            re-parameterised, gradients off).
         state_dict (dict, optional): Weights whose backbone form decides
             the model's (when no ``checkpoint`` is given); not loaded.
 
@@ -74,6 +76,6 @@ def build_model_from_config(cfg: Config,
     if weights is not None:
         load_strict(model, weights, checkpoint)
     if form == 'deploy':
-        model.backbone.switch_to_deploy()
+        prepare_for_inference(model)
     model.eval()
     return model

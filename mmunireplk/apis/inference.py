@@ -22,6 +22,7 @@ from mmengine.config import Config, ConfigDict
 from mmunireplk.checkpoint import load_strict, read_checkpoint
 from mmunireplk.checkpoint.convert import strip_ddp_prefix
 from mmunireplk.checkpoint.state_dict import unwrap_state_dict
+from mmunireplk.models import prepare_for_inference
 from mmunireplk.models.backbones.unireplknet import state_dict_form
 from mmunireplk.utils.runtime import TASK_SCOPES, detect_task
 
@@ -229,8 +230,9 @@ class ImagePredictor:
         task (str, optional): ``'det'``, ``'seg'`` or ``'cls'``; read off
             the config when None. Defaults to None.
         device (str): Device. Defaults to ``'cpu'``.
-        deploy (bool): Re-parameterise the backbone after loading
-            (``switch_to_deploy()``), the fastest inference form.
+        deploy (bool): Turn the model into its fastest inference form after
+            loading (:func:`mmunireplk.models.prepare_for_inference`:
+            re-parameterised backbone, gradients off).
             Defaults to False.
         palette (str): See :func:`resolve_dataset_meta`. Defaults to
             ``'auto'``.
@@ -280,8 +282,7 @@ class ImagePredictor:
                     f'deploy=True needs a re-parameterisable backbone; the '
                     f'backbone of {self.config_name} is '
                     f'{type(backbone).__name__}')
-            if not getattr(backbone, 'deploy', False):
-                backbone.switch_to_deploy()
+            prepare_for_inference(model)
         model.eval()
         self.dataset_meta = resolve_dataset_meta(
             self.task, cfg, checkpoint.get('meta'),

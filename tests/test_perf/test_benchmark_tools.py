@@ -12,29 +12,43 @@ def test_benchmark_backbone(tmp_path):
     tool = load_tool('tools/analysis_tools/benchmark_backbone.py')
     out, png = tmp_path / 'bench.json', tmp_path / 'bench.png'
     with argv([
-            '--arch', 'tiny', '--models', 'unireplknet', 'unireplknet-deploy',
-            'convnext', '--infer', '32x32x1', '--train', '64x64x2',
-            '--rounds', '1', '--warmup', '0', '--matmul-size', '256', '--out',
-            out, '--plot', png
+            '--arch', 'atto', '--models', 'unireplknet', 'unireplknet-deploy',
+            'convnext', '--compile', '--infer', '32x32x1', '--train',
+            '64x64x2', '--threads', '1', '2', '--rounds', '1', '--warmup',
+            '0', '--matmul-size', '256', '--out', out, '--plot', png
     ]):
         tool.main()
     result = json.loads(out.read_text())
     assert png.stat().st_size > 0
-    (infer, ) = result['inference']
+    assert result['machine']['cpu'] and result['machine']['torch']
+    assert [run['threads'] for run in result['runs']] == [1, 2]
+    run = result['runs'][0]
+    (infer, ) = run['inference']
     assert set(infer['models']) == {
-        'unireplknet', 'unireplknet-deploy', 'convnext'
+        'unireplknet', 'unireplknet-deploy', 'convnext',
+        'unireplknet-deploy-compiled', 'convnext-compiled'
     }
     for row in infer['models'].values():
         assert row['img_per_s'] > 0 and row['gflops_per_s'] > 0
+        assert row['percent_of_peak'] > 0
     # The training form counts its extra re-parameterisable branches.
     assert infer['models']['unireplknet']['gmacs_per_img'] > \
         infer['models']['unireplknet-deploy']['gmacs_per_img']
-    (train, ) = result['training']
+    assert infer['models']['unireplknet-deploy-compiled'][
+        'gmacs_per_img'] == infer['models']['unireplknet-deploy'][
+            'gmacs_per_img']
+    assert set(run['compile_seconds']) == {
+        'unireplknet-deploy-compiled 32x32x1', 'convnext-compiled 32x32x1'
+    }
+    # the fast path's measured kernel choices are recorded per thread count
+    assert run['kernel_choices']
+    assert all(c['threads'] == 1 for c in run['kernel_choices'])
+    (train, ) = run['training']
     assert set(train['models']) == {'unireplknet', 'convnext'}
     uni = train['models']['unireplknet']
     # Activation checkpointing must lower the peak memory of a step.
     assert 0 < uni['peak_mem_with_cp_mib'] < uni['peak_mem_mib']
-    assert result['matmul_peak_gflops']['torch.mm'] > 0
+    assert run['matmul_peak_gflops']['torch.mm'] > 0
 
 
 def test_benchmark_backbone_rejects_bad_case():

@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 
+from mmunireplk.models import prepare_for_inference
 from mmunireplk.models.backbones import UniRepLKNet
 from mmunireplk.models.layers import UniRepLKNetBlock, cpu_fast_path
 from mmunireplk.models.layers import cpu_inference
@@ -245,3 +246,35 @@ def test_deploy_backbone_equals_training_form():
         assert a.shape == b.shape
         assert a.is_contiguous()  # NCHW, as RoIAlign & co. read it
         assert rel_err(a, b) < 1e-5
+
+
+def test_prepare_for_inference():
+    model, _ = _backbone_pair(seed=2)
+    x = torch.randn(1, 3, 48, 64)
+    with torch.no_grad():
+        expected = model(x)
+    wrapper = torch.nn.Sequential(model.train())  # as inside a detector
+    assert prepare_for_inference(wrapper) is wrapper
+    assert model.deploy and not model.training
+    assert not any(p.requires_grad for p in wrapper.parameters())
+    KERNELS.used.clear()
+    got = model(x)  # grad mode on: the parameters no longer need it
+    assert sum(n for (op, _), n in KERNELS.used.items()
+               if op == 'linear') > 0  # the fast path ran
+    for a, b in zip(got, expected):
+        assert rel_err(a, b) < 1e-5
+    with pytest.raises(ValueError, match='contains no UniRepLKNet'):
+        prepare_for_inference(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.slow
+def test_prepare_for_inference_compiled():
+    model, deploy = _backbone_pair(seed=4)
+    x = torch.randn(1, 3, 32, 48)
+    with torch.no_grad():
+        expected = model(x)
+        got = prepare_for_inference(model, compile=True)(x)
+    assert model.deploy
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape
+        assert rel_err(a, b) < 1e-4

@@ -5,8 +5,10 @@ In the style of mmdet / mmseg ``benchmark.py``: images go through the
 config's test pipeline and the model's ``test_step`` (mmdet
 ``inference_detector`` / mmseg ``inference_model``), so the figure is
 end-to-end images/s. Images are generated (random, fixed seed) at
-``--shape`` unless ``--images`` names files. ``--deploy`` re-parameterises
-the backbone first. The task is read off the config.
+``--shape`` unless ``--images`` names files. ``--deploy`` times the fastest
+inference form (:func:`mmunireplk.models.prepare_for_inference`:
+re-parameterised backbone, gradients off); ``--compile`` also compiles the
+backbone with ``torch.compile``. The task is read off the config.
 
 Example::
 
@@ -25,6 +27,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from mmunireplk.analysis import build_model_from_config
+from mmunireplk.models import prepare_for_inference
 from mmunireplk.utils.runtime import detect_task, sync_bn_to_bn
 
 
@@ -36,7 +39,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--deploy',
         action='store_true',
-        help='re-parameterise the backbone before timing')
+        help='time the fastest inference form (prepare_for_inference)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='also torch.compile the backbone (implies --deploy)')
     parser.add_argument(
         '--images', nargs='+', help='image files (default: generated)')
     parser.add_argument(
@@ -112,8 +119,11 @@ def main() -> None:
     drop_annotation_loading(cfg)
     task = detect_task(cfg)
     infer = inference_fn(task)
+    deploy = args.deploy or args.compile
     model = build_model_from_config(
-        cfg, args.checkpoint, form='deploy' if args.deploy else 'config')
+        cfg, args.checkpoint, form='deploy' if deploy else 'config')
+    if args.compile:
+        prepare_for_inference(model, compile=True)
     model.cfg = cfg
     model.to(args.device)
 
@@ -134,6 +144,7 @@ def main() -> None:
         config=args.config,
         task=task,
         deploy=bool(getattr(model.backbone, 'deploy', False)),
+        compiled=args.compile,
         device=args.device,
         threads=torch.get_num_threads(),
         num_images=args.num_images,
@@ -142,6 +153,8 @@ def main() -> None:
         ms_per_img_mean=1000 * total / args.num_images,
         ms_per_img_best=1000 * min(seconds))
     form = 'deploy' if result['deploy'] else 'training'
+    if args.compile:
+        form += ' (compiled)'
     print(f'{task} {form} form, {args.num_images} images: '
           f'{result["img_per_s"]:.2f} img/s '
           f'({result["ms_per_img_mean"]:.0f} ms/img mean, '
