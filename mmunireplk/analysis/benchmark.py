@@ -93,7 +93,7 @@ def build_benchmark_model(name: str,
             return prepare_for_inference(model, compile=True)
         import torch._inductor.config as inductor_config
         inductor_config.freezing = True
-        model.compile()
+        model.compile(dynamic=False)  # as ours: one compilation per size
         return model
     if name in UNIREPLKNET_NAMES:
         model = UniRepLKNet(arch, with_cp=with_cp)
@@ -214,3 +214,106 @@ def matmul_peak(device: str, size: int = 2048) -> Dict[str, float]:
                 a, b, None, 'none', [], '')
     best = time_rounds(runners, rounds=3, warmup=1, device=device)
     return {k: 2 * size**3 / t / 1e9 for k, t in best.items()}
+
+
+# Op classes of :func:`op_class_profile`: the first class with a key that
+# is part of a profiler event's op name wins.
+OP_CLASSES = (
+    ('matmul', ('linear', 'mm', 'matmul')),
+    ('conv', ('conv', )),
+    ('norm', ('layer_norm', 'batch_norm')),
+    ('reduction', ('sum', 'mean', 'norm')),
+    ('copy / layout', ('copy', 'contiguous', 'clone', 'cat', 'empty')),
+    ('element-wise', ('mul', 'add', 'pow', 'gelu', 'sigmoid', 'relu', 'div',
+                      'sqrt', 'softmax', 'roll', 'pad', 'fill', 'where')),
+)
+
+
+def op_class(op_name: str) -> str:
+    """The op class of a profiler event name (``'other'`` if unknown)."""
+    name = op_name.split('::')[-1].lower()
+    for cls, keys in OP_CLASSES:
+        if any(key in name for key in keys):
+            return cls
+    return 'other'
+
+
+def module_macs_by_class(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
+    """Multiply-accumulates of one forward split into ``matmul`` (linear
+    layers), ``conv`` (dense) and ``depthwise conv``."""
+    from mmunireplk.models.layers import cpu_fast_path
+    totals: Dict[str, int] = {'matmul': 0, 'conv': 0, 'depthwise conv': 0}
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Linear):
+            rows = output.numel() // module.out_features
+            totals['matmul'] += rows * module.in_features * \
+                module.out_features
+        elif isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            macs = output.numel() * module.in_channels // module.groups * \
+                kh * kw
+            depthwise = module.groups > 1 and \
+                module.groups == module.in_channels
+            totals['depthwise conv' if depthwise else 'conv'] += macs
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Linear, nn.Conv2d))]
+    try:
+        with torch.no_grad(), cpu_fast_path(False):
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return totals
+
+
+def op_class_profile(model: nn.Module,
+                     x: torch.Tensor,
+                     runs: int = 3,
+                     train: bool = False) -> Dict[str, dict]:
+    """Self CPU time per op class of ``model(x)`` under ``torch.profiler``,
+    or of a forward+backward step in train mode if ``train``.
+
+    Returns:
+        dict: op class -> ``ms`` (per call) and ``share`` (of the profiled
+        total), plus ``gmacs`` and ``gflops_per_s`` for the matmul and
+        convolution classes (MACs from module hooks; the convolution class
+        holds dense and depthwise convolutions).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    def step():
+        if not train:
+            with torch.no_grad():
+                return model(x)
+        model.train()
+        sum(o.float().mean() for o in model(x)).backward()
+        model.zero_grad(set_to_none=True)
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(runs):
+            step()
+    model.eval()
+    totals: Dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.key.startswith(('##', 'Torch-Compiled', 'TorchDynamo')):
+            cls = 'compiled kernels' if event.key.startswith('##') else \
+                'other'
+        else:
+            cls = op_class(event.key)
+        totals[cls] = totals.get(cls, 0.) + event.self_cpu_time_total
+    total = sum(totals.values())
+    macs = module_macs_by_class(model, x)
+    macs['conv'] += macs.pop('depthwise conv')
+    rows = {}
+    for cls, us in sorted(totals.items(), key=lambda kv: -kv[1]):
+        ms = us / 1000 / runs
+        row = dict(ms=ms, share=us / total)
+        if cls in macs:  # forward+backward: 3x the forward MACs
+            row['gmacs'] = macs[cls] * (3 if train else 1) / 1e9
+            row['gflops_per_s'] = 2 * row['gmacs'] / (ms / 1000) \
+                if ms else 0.
+        rows[cls] = row
+    return rows

@@ -24,13 +24,16 @@ def prepare_for_inference(model: nn.Module,
         compile (bool): Also ``torch.compile`` every UniRepLKNet (inductor,
             with ``torch._inductor.config.freezing`` switched on process-wide
             as PyTorch recommends for CPU inference). Opt-in: a compiled
-            backbone skips the fast CPU path and, on the CPUs measured in
-            docs/speed.md, runs slower than it; it is there for GPUs and for
-            like-for-like compiled comparisons. Defaults to False.
+            backbone skips the fast CPU path; whether it is faster depends on
+            the input size and thread count (measured in docs/speed.md).
+            Defaults to False.
         **compile_kwargs: Passed to ``nn.Module.compile``. On CPU the
-            default is ``options={'layout_optimization': False}``: inductor
+            defaults are ``options={'layout_optimization': False}`` (inductor
             would otherwise move the convolutions to channels-last memory,
-            where the large depthwise kernels run much slower (docs/speed.md).
+            where the large depthwise kernels ran much slower, see
+            docs/speed.md) and ``dynamic=False`` (one compilation per input
+            size: with dynamic shapes that layout setting failed in torch
+            2.12's inductor at the second input size).
 
     Returns:
         nn.Module: ``model`` itself.
@@ -57,5 +60,6 @@ def prepare_for_inference(model: nn.Module,
             kwargs = dict(compile_kwargs)
             if next(backbone.parameters()).device.type == 'cpu':
                 kwargs.setdefault('options', {'layout_optimization': False})
+                kwargs.setdefault('dynamic', False)
             backbone.compile(**kwargs)
     return model

@@ -78,3 +78,35 @@ def test_benchmark_inference_segmentor(tmp_path, capsys):
     assert result['task'] == 'seg' and result['deploy'] is True
     assert result['num_images'] == 2 and result['img_per_s'] > 0
     assert 'seg deploy form, 2 images' in capsys.readouterr().out
+
+
+def test_op_classes():
+    from mmunireplk.analysis.benchmark import op_class
+    assert op_class('mkldnn::_linear_pointwise') == 'matmul'
+    assert op_class('mkl::_mkl_linear') == 'matmul'
+    assert op_class('aten::addmm') == 'matmul'
+    assert op_class('aten::mkldnn_convolution') == 'conv'
+    assert op_class('mkldnn::_convolution_pointwise') == 'conv'
+    assert op_class('aten::native_layer_norm') == 'norm'
+    assert op_class('aten::sum') == 'reduction'
+    assert op_class('aten::copy_') == 'copy / layout'
+    assert op_class('aten::gelu_') == 'element-wise'
+    assert op_class('aten::view') == 'other'
+
+
+def test_profile_backbone(tmp_path, capsys):
+    out = tmp_path / 'profile.json'
+    tool = load_tool('tools/analysis_tools/profile_backbone.py')
+    for mode in ([], ['--train']):
+        with argv(['--arch', 'atto', '--case', '32x32x1', '--runs', '1',
+                   '--out', out] + mode):
+            tool.main()
+        result = json.loads(out.read_text())
+        assert result['mode'] == ('forward+backward' if mode else 'inference')
+        uni = result['profiles'][
+            'unireplknet' if mode else 'unireplknet-deploy']
+        assert len(result['profiles']) == (3 if mode else 2)
+        assert uni['matmul']['ms'] > 0 and uni['matmul']['gmacs'] > 0
+        assert uni['conv']['gflops_per_s'] > 0
+        assert abs(sum(r['share'] for r in uni.values()) - 1) < 1e-6
+    assert 'matmul' in capsys.readouterr().out

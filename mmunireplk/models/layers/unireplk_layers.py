@@ -4,7 +4,8 @@
 Every module keeps the parameter names of the public checkpoints (see the
 architecture spec), so ``state_dict()`` keys match them exactly.
 """
-from typing import Dict, Optional, Tuple
+from contextlib import contextmanager, nullcontext
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -99,6 +100,31 @@ def depthwise_conv(channels: int,
         bias=bias)
 
 
+@contextmanager
+def keep_bn_statistics(module: nn.Module) -> Iterator[None]:
+    """BN layers of ``module`` leave their running statistics (and batch
+    counts) untouched inside the block.
+
+    Activation checkpointing runs a block's forward a second time during
+    backward; in train mode its BNs would fold the batch statistics into
+    their running statistics twice. Momentum 0 keeps them (also for the
+    cumulative average of ``momentum=None``), and the batch counts are
+    restored afterwards; the recomputed outputs still use batch statistics.
+    """
+    saved = [(bn, bn.momentum, bn.num_batches_tracked.clone())
+             for bn in module.modules()
+             if isinstance(bn, nn.modules.batchnorm._BatchNorm)
+             and bn.training and bn.track_running_stats]
+    for bn, _, _ in saved:
+        bn.momentum = 0.
+    try:
+        yield
+    finally:
+        for bn, momentum, count in saved:
+            bn.momentum = momentum
+            bn.num_batches_tracked.copy_(count)
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop whole residual branches per sample.
 
@@ -183,8 +209,9 @@ class GRN(nn.Module):
         Returns:
             Tensor: Shape (N, C).
         """
-        # sqrt(sum(x^2)) instead of torch.norm: same value, several times
-        # faster on CPU for this reduction layout. Half-precision inputs
+        # sqrt(sum(x^2)) instead of torch.norm: same value, and faster for
+        # this reduction over the outer dims on the CPUs measured in
+        # docs/speed.md. Half-precision inputs
         # (AMP) are reduced in fp32: x^2 summed over a large map overflows
         # fp16 and would turn the whole sample into NaN.
         if x.dtype in (torch.float16, torch.bfloat16):
@@ -223,9 +250,9 @@ class SEBlock(nn.Module):
     def channel_weights(self, x: Tensor) -> Tensor:
         """The sigmoid gate of each sample and channel, shape (N, C).
 
-        The same maths as :meth:`forward`, with the 1x1 convs run as
-        ``F.linear`` on (N, C) (much cheaper on CPU than 1x1 convs on 1x1
-        maps); used by the fast CPU inference path.
+        The same maths as :meth:`forward`, with the 1x1 convs on 1x1 maps
+        run as ``F.linear`` on (N, C) (fewer ops); used by the fast CPU
+        inference path.
         """
         w = x.mean(dim=(2, 3))
         w = F.relu(F.linear(w, self.down.weight.flatten(1), self.down.bias))
@@ -393,7 +420,12 @@ class UniRepLKNetBlock(nn.Module):
         if self.deploy and use_cpu_fast_path(x, self.pwconv1[1].weight):
             return deploy_block_forward_cpu(self, x)
         if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._residual, x, use_reentrant=False)
+            # the recomputation must not update the BN statistics again
+            return cp.checkpoint(
+                self._residual,
+                x,
+                use_reentrant=False,
+                context_fn=lambda: (nullcontext(), keep_bn_statistics(self)))
         return self._residual(x)
 
     @torch.no_grad()
