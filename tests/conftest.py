@@ -24,3 +24,10 @@ def mm_log():
     logger.addHandler(handler)
     yield handler.messages
     logger.removeHandler(handler)
+
+
+def pytest_configure(config):
+    # CPU training in the tests (demos, resume, upstream tools) runs with the
+    # allocator setting that tools/train.py and the demos use on CPU.
+    from mmunireplk.utils.runtime import keep_freed_memory_for_reuse
+    keep_freed_memory_for_reuse()

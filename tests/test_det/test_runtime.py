@@ -112,6 +112,7 @@ def test_adapt_to_cpu_distributed():
         device_ids=None)
     assert cfg.model.backbone.use_sync_bn is False and cfg.sync_bn is None
     assert any('SyncBN converted to BN' in m for m in messages)
+    assert any('malloc keeps freed memory' in m for m in messages)
     bare = Config(dict(model=dict()))
     adapt_to_cpu(bare, 'pytorch')
     assert bare.env_cfg.dist_cfg.backend == 'gloo'
