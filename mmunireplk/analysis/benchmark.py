@@ -127,8 +127,9 @@ def build_benchmark_model(name: str,
                      f'{list(MODEL_NAMES)}')
 
 
-MODEL_NAMES: List[str] = list(UNIREPLKNET_NAMES) + ['convnext', 'swin'
-                                                     ] + list(COMPILED_NAMES)
+MODEL_NAMES: List[str] = [
+    *UNIREPLKNET_NAMES, 'convnext', 'swin', *COMPILED_NAMES
+]
 
 
 def forward_macs(model: nn.Module, name: str, h: int, w: int) -> int:

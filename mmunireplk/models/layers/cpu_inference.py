@@ -102,8 +102,9 @@ class KernelChooser:
             self._choices[key] = min(seconds, key=seconds.get)
         return self._choices[key]
 
-    def _measure(self,
-                 candidates: Dict[str, Callable[[], object]]) -> Dict[str, float]:
+    def _measure(
+            self, candidates: Dict[str,
+                                   Callable[[], object]]) -> Dict[str, float]:
         for run in candidates.values():
             run()
         best = {name: math.inf for name in candidates}
