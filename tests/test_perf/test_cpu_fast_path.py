@@ -278,3 +278,21 @@ def test_prepare_for_inference_compiled():
     for a, b in zip(got, expected):
         assert a.shape == b.shape
         assert rel_err(a, b) < 1e-4
+
+
+def test_release_packed_weights_after_data_writes():
+    """``.data`` writes bypass the version counter; releasing the packs
+    makes the next call pack the new weights."""
+    _, deploy = _backbone_pair(seed=5)
+    x = torch.randn(1, 3, 32, 40)
+    with torch.no_grad(), cpu_kernel_override(linear='onednn_packed',
+                                              dense_conv='onednn_packed'):
+        deploy(x)
+        for p in deploy.parameters():
+            p.data.mul_(0.5)
+        cpu_inference.release_packed_weights()
+        got = deploy(x)
+        with cpu_fast_path(False):
+            expected = deploy(x)
+    for a, b in zip(got, expected):
+        assert rel_err(a, b) < 1e-5

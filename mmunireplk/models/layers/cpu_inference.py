@@ -248,6 +248,11 @@ def _pack_mkl(weight: Tensor, batch: int) -> Tensor:
 _PACKED: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
 
 
+def release_packed_weights() -> None:
+    """Drop every packed weight copy (they are made again when needed)."""
+    _PACKED.clear()
+
+
 def _weight_key(weight: Tensor) -> tuple:
     try:
         version = weight._version
@@ -260,7 +265,9 @@ def packed_weight(module: nn.Module, kind: str,
                   pack: Callable[[Tensor], Tensor]) -> Tensor:
     """``pack(module.weight)``, cached per module and kind and packed again
     when the weight tensor is replaced or modified in place (e.g. by
-    ``load_state_dict``)."""
+    ``load_state_dict``). Writes through ``weight.data`` bypass the version
+    counter that detects this: call :func:`release_packed_weights` after
+    them."""
     key = _weight_key(module.weight)
     packs = _PACKED.setdefault(module, {})
     cached = packs.get(kind)
