@@ -8,13 +8,14 @@ spends much of its time outside the two matrix products (permute copies,
 separate SE / GRN / GELU passes, weight re-layouts on every call). This path
 computes the same maths with fewer passes over memory:
 
-* the SE scale is applied while transposing to NHWC, the residual added
-  while transposing back (one pass each);
+* blocks keep the residual stream in channels-last memory, so the two
+  products read and write it directly and the residual add is fused into
+  the second one; the SE scale is applied while going to NHWC (one pass);
 * GELU is fused into the first product (oneDNN) or applied in place;
-* the GRN scale multiplies whichever is smaller: the hidden activation or,
-  for one sample, the columns of ``W2``;
-* the dense stem / downsampling convolutions run on oneDNN weights packed
-  once (re-packed when the weights change), instead of re-laid out per call.
+* the GRN sum of squares and scaling work in reusable scratch buffers;
+* the products and the dense stem / downsampling convolutions can run on
+  weights packed once (re-packed when the weights change), instead of
+  re-laid out per call.
 
 Where several exact implementations compete and the winner depends on the
 CPU (oneDNN or ATen/BLAS products, NCHW or channels-last depthwise
@@ -38,7 +39,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-_ONEDNN_LINEAR: Optional[bool] = None
 _FAST_PATH_ENABLED = True
 
 
