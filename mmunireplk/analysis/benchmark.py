@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from mmunireplk.models.backbones import UniRepLKNet
-from .complexity import count_flops
+from .complexity import count_flops, module_flops
 
 # Peers of matching size: mmpretrain ConvNeXt arch, Swin (embed, depths,
 # heads).
@@ -240,23 +240,15 @@ def op_class(op_name: str) -> str:
 
 
 def module_macs_by_class(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
-    """Multiply-accumulates of one forward split into ``matmul`` (linear
-    layers), ``conv`` (dense) and ``depthwise conv``."""
+    """Multiply-accumulates of one forward of the linear layers
+    (``matmul``) and of the convolutions, dense and depthwise (``conv``),
+    counted by :func:`module_flops`."""
     from mmunireplk.models.layers import cpu_fast_path
-    totals: Dict[str, int] = {'matmul': 0, 'conv': 0, 'depthwise conv': 0}
+    totals: Dict[str, int] = {'matmul': 0, 'conv': 0}
 
     def hook(module, inputs, output):
-        if isinstance(module, nn.Linear):
-            rows = output.numel() // module.out_features
-            totals['matmul'] += rows * module.in_features * \
-                module.out_features
-        elif isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            macs = output.numel() * module.in_channels // module.groups * \
-                kh * kw
-            depthwise = module.groups > 1 and \
-                module.groups == module.in_channels
-            totals['depthwise conv' if depthwise else 'conv'] += macs
+        cls = 'matmul' if isinstance(module, nn.Linear) else 'conv'
+        totals[cls] += module_flops(module, inputs, output)
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Linear, nn.Conv2d))]
@@ -279,8 +271,7 @@ def op_class_profile(model: nn.Module,
     Returns:
         dict: op class -> ``ms`` (per call) and ``share`` (of the profiled
         total), plus ``gmacs`` and ``gflops_per_s`` for the matmul and
-        convolution classes (MACs from module hooks; the convolution class
-        holds dense and depthwise convolutions).
+        convolution classes (MACs from :func:`module_macs_by_class`).
     """
     from torch.profiler import ProfilerActivity, profile
 
@@ -307,7 +298,6 @@ def op_class_profile(model: nn.Module,
         totals[cls] = totals.get(cls, 0.) + event.self_cpu_time_total
     total = sum(totals.values())
     macs = module_macs_by_class(model, x)
-    macs['conv'] += macs.pop('depthwise conv')
     rows = {}
     for cls, us in sorted(totals.items(), key=lambda kv: -kv[1]):
         ms = us / 1000 / runs
