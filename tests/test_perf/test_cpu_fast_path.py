@@ -296,3 +296,13 @@ def test_release_packed_weights_after_data_writes():
             expected = deploy(x)
     for a, b in zip(got, expected):
         assert rel_err(a, b) < 1e-5
+
+
+def test_packed_kernels_available_where_the_build_has_them():
+    """The skips above only apply to torch builds without oneDNN / MKL:
+    where the build has them, the probes must find the kernels."""
+    assert cpu_inference.linear_kernel_available('aten')
+    if torch.backends.mkldnn.is_available():
+        assert cpu_inference.linear_kernel_available('onednn_packed')
+    if torch.backends.mkl.is_available():
+        assert cpu_inference.linear_kernel_available('mkl_packed')
