@@ -269,15 +269,56 @@ def test_prepare_for_inference():
 
 @pytest.mark.slow
 def test_prepare_for_inference_compiled():
+    """Compiled, the deploy blocks run the fast path as one op each (its
+    kernel choices are used) and the outputs equal the training form's."""
     model, deploy = _backbone_pair(seed=4)
-    x = torch.randn(1, 3, 32, 48)
+    x = torch.randn(2, 3, 32, 48)
     with torch.no_grad():
         expected = model(x)
-        got = prepare_for_inference(model, compile=True)(x)
+        compiled = prepare_for_inference(model, compile=True)
+        compiled(x)  # compiles; kernel choices are measured here
+        KERNELS.used.clear()
+        got = compiled(x)
     assert model.deploy
+    assert KERNELS.used['block_batching', 'batched'] + \
+        KERNELS.used['block_batching', 'per_sample'] == sum(
+            len(stage) for stage in model.stages)
     for a, b in zip(got, expected):
         assert a.shape == b.shape
-        assert rel_err(a, b) < 1e-4
+        assert rel_err(a, b) < 1e-5
+
+
+@pytest.mark.parametrize('kernel_size, batch', [(3, 1), (13, 2)])
+def test_deploy_block_op(kernel_size, batch):
+    """The compiled graphs' block op: its fake (meta) version gives the
+    shape and strides of the real one (torch.library.opcheck), and it
+    equals the training-form block."""
+    block, deploy = _deploy_pair(8, kernel_size, seed=batch)
+    x = torch.randn(batch, 8, 9, 10)
+    args = (x, *cpu_inference.deploy_block_op_args(deploy))
+    with torch.no_grad():
+        torch.library.opcheck(
+            torch.ops.mmunireplk.deploy_block_cpu.default,
+            args,
+            test_utils=('test_schema', 'test_faketensor'))
+        got = torch.ops.mmunireplk.deploy_block_cpu(*args)
+        assert rel_err(got, block(x)) < 1e-5
+
+
+def test_export_keeps_standard_ops():
+    """torch.export of a deploy model records standard ops, not the
+    fast path's block op (which exists for torch.compile only)."""
+    _, deploy = _backbone_pair(seed=6)
+    for p in deploy.parameters():
+        p.requires_grad_(False)
+    x = torch.randn(1, 3, 32, 32)
+    exported = torch.export.export(deploy, (x, ))
+    targets = {str(node.target) for node in exported.graph.nodes}
+    assert not any('mmunireplk' in t for t in targets)
+    assert any('conv2d' in t for t in targets)
+    with torch.no_grad():
+        for a, b in zip(exported.module()(x), deploy(x)):
+            assert rel_err(a, b) < 1e-5
 
 
 def test_release_packed_weights_after_data_writes():

@@ -29,15 +29,18 @@ forward to fp32 rounding whatever is chosen.
 import math
 import threading
 import time
-import weakref
 from collections import Counter
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
+                    Tuple)
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
+
+from .functional import grn_scale_from_squares, se_gate
 
 _FAST_PATH_ENABLED = True
 
@@ -244,8 +247,8 @@ def _pack_mkl(weight: Tensor, batch: int) -> Tensor:
     return torch.ops.mkl._mkl_reorder_linear_weight(weight, batch)
 
 
-# Weights packed for oneDNN / MKL: module -> {kind: (weight key, packed)}.
-_PACKED: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+# Weights packed for oneDNN / MKL: weight tensor -> {kind: (key, packed)}.
+_PACKED = WeakIdKeyDictionary()
 
 
 def release_packed_weights() -> None:
@@ -261,37 +264,36 @@ def _weight_key(weight: Tensor) -> tuple:
     return weight.data_ptr(), version, tuple(weight.shape)
 
 
-def packed_weight(module: nn.Module, kind: str,
+def packed_weight(weight: Tensor, kind: str,
                   pack: Callable[[Tensor], Tensor]) -> Tensor:
-    """``pack(module.weight)``, cached per module and kind and packed again
-    when the weight tensor is replaced or modified in place (e.g. by
-    ``load_state_dict``). Writes through ``weight.data`` bypass the version
-    counter that detects this: call :func:`release_packed_weights` after
-    them."""
-    key = _weight_key(module.weight)
-    packs = _PACKED.setdefault(module, {})
+    """``pack(weight)``, cached per weight tensor and kind and packed again
+    when the tensor is modified in place (e.g. by ``load_state_dict``).
+    Writes through ``weight.data`` bypass the version counter that detects
+    this: call :func:`release_packed_weights` after them."""
+    key = _weight_key(weight)
+    packs = _PACKED.setdefault(weight, {})
     cached = packs.get(kind)
     if cached is None or cached[0] != key:
-        cached = (key, pack(module.weight.detach()))
+        cached = (key, pack(weight.detach()))
         packs[kind] = cached
     return cached[1]
 
 
 def linear_cpu(x: Tensor,
-               linear: nn.Linear,
+               weight: Tensor,
+               bias: Tensor,
                gelu: bool = False,
                residual: Optional[Tensor] = None,
                role: Optional[str] = None) -> Tensor:
-    """``x @ W.T + b`` (then exact GELU, or plus ``residual``) on a 2-D CPU
-    tensor, with the fastest kernel for this shape class: ATen's BLAS
-    (``'aten'``), oneDNN with a packed weight and the GELU / residual add
-    fused (``'onednn_packed'``) or MKL's packed GEMM (``'mkl_packed'``).
+    """``x @ weight.T + bias`` (then exact GELU, or plus ``residual``) on a
+    2-D CPU tensor, with the fastest kernel for this shape class: ATen's
+    BLAS (``'aten'``), oneDNN with a packed weight and the GELU / residual
+    add fused (``'onednn_packed'``) or MKL's packed GEMM (``'mkl_packed'``).
 
     ``role`` names a workspace buffer that may hold the result (the caller
     must be done with it before the next call with the same role); without
     it the result is a new tensor.
     """
-    weight, bias = linear.weight, linear.bias
     m = x.shape[0]
 
     def aten() -> Tensor:
@@ -305,7 +307,7 @@ def linear_cpu(x: Tensor,
         return torch._C._nn.gelu_(out) if gelu else out
 
     def onednn_packed() -> Tensor:
-        packed = packed_weight(linear, 'onednn',
+        packed = packed_weight(weight, 'onednn',
                                lambda w: _pack_onednn(w, m))
         if residual is not None:
             return torch.ops.mkldnn._linear_pointwise.binary(
@@ -315,7 +317,7 @@ def linear_cpu(x: Tensor,
             'none' if gelu else '')
 
     def mkl_packed() -> Tensor:
-        packed = packed_weight(linear, 'mkl', lambda w: _pack_mkl(w, m))
+        packed = packed_weight(weight, 'mkl', lambda w: _pack_mkl(w, m))
         out = torch.ops.mkl._mkl_linear(x, packed, weight, bias, m)
         if residual is not None:
             return out.add_(residual)
@@ -334,18 +336,26 @@ def linear_cpu(x: Tensor,
     return candidates[name]()
 
 
-def depthwise_conv_cpu(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """A depthwise conv on NCHW or channels-last memory, whichever is faster
-    for this shape class (the output keeps the layout used)."""
-    candidates = {
-        'nchw':
-        lambda: conv(x.contiguous()),
-        'channels_last':
-        lambda: conv(x.contiguous(memory_format=torch.channels_last)),
-    }
+def depthwise_conv_cpu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """A stride-1 'same' depthwise conv (odd kernel, with bias) on NCHW or
+    channels-last memory, whichever is faster for this shape class (the
+    output keeps the layout used)."""
     n, c, h, w = x.shape
-    name = KERNELS.choose('depthwise_conv',
-                          (c, conv.kernel_size[0], _size_class(h * w), n),
+    k = weight.shape[-1]
+
+    def conv(memory_format: torch.memory_format) -> Tensor:
+        return F.conv2d(
+            x.contiguous(memory_format=memory_format),
+            weight,
+            bias,
+            padding=k // 2,
+            groups=c)
+
+    candidates = {
+        'nchw': lambda: conv(torch.contiguous_format),
+        'channels_last': lambda: conv(torch.channels_last),
+    }
+    name = KERNELS.choose('depthwise_conv', (c, k, _size_class(h * w), n),
                           candidates)
     return candidates[name]()
 
@@ -353,7 +363,8 @@ def depthwise_conv_cpu(conv: nn.Conv2d, x: Tensor) -> Tensor:
 def _conv_onednn_packed(conv: nn.Conv2d, x: Tensor) -> Tensor:
     x = x.contiguous(memory_format=torch.channels_last)
     packed = packed_weight(
-        conv, 'onednn', lambda w: torch.ops.mkldnn._reorder_convolution_weight(
+        conv.weight, 'onednn',
+        lambda w: torch.ops.mkldnn._reorder_convolution_weight(
             w, list(conv.padding), list(conv.stride), list(conv.dilation),
             conv.groups, list(x.shape)))
     return torch.ops.mkldnn._convolution_pointwise(
@@ -377,29 +388,40 @@ def conv2d_cpu(conv: nn.Conv2d, x: Tensor) -> Tensor:
     return candidates[name]()
 
 
-def use_cpu_fast_path(x: Tensor, *params: Tensor) -> bool:
-    """Whether the fast deploy path applies to ``x`` (and ``params``).
-
-    It needs a 4-D float32 CPU tensor, no autograd (neither ``x`` nor any of
-    ``params`` requiring grad while grad mode is on), no tracing / export /
-    ``torch.compile`` (the oneDNN calls are neither differentiable nor
-    exportable), and not to be disabled by :func:`cpu_fast_path`.
-    """
+def _no_autograd_cpu_float(x: Tensor, params: Tuple[Tensor, ...]) -> bool:
     if not _FAST_PATH_ENABLED:
         return False
     if x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4:
         return False
-    if torch.is_grad_enabled() and (x.requires_grad or any(
-            p.requires_grad for p in params)):
-        return False
+    return not (torch.is_grad_enabled() and
+                (x.requires_grad or any(p.requires_grad for p in params)))
+
+
+def use_cpu_fast_path(x: Tensor, *params: Tensor) -> bool:
+    """Whether the eager fast deploy path applies to ``x`` (and ``params``).
+
+    It needs a 4-D float32 CPU tensor, no autograd (neither ``x`` nor any of
+    ``params`` requiring grad while grad mode is on), no tracing / export /
+    ``torch.compile`` (the oneDNN calls are neither differentiable nor
+    exportable; under ``torch.compile`` see :func:`use_compiled_cpu_block`),
+    and not to be disabled by :func:`cpu_fast_path`.
+    """
     if torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
-    if torch.onnx.is_in_onnx_export():
+    if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
         return False
-    compiler = getattr(torch, 'compiler', None)
-    if compiler is not None and compiler.is_compiling():
+    return _no_autograd_cpu_float(x, params)
+
+
+def use_compiled_cpu_block(x: Tensor, *params: Tensor) -> bool:
+    """Whether a deploy block traced by ``torch.compile`` becomes one call
+    of the ``mmunireplk::deploy_block_cpu`` op (the fast path, opaque to
+    inductor): the conditions of :func:`use_cpu_fast_path`, but while
+    compiling, and not while exporting (``torch.export`` graphs keep
+    standard ops)."""
+    if not torch.compiler.is_compiling() or torch.compiler.is_exporting():
         return False
-    return True
+    return _no_autograd_cpu_float(x, params)
 
 
 def downsample_forward_cpu(layers: nn.Sequential, x: Tensor) -> Tensor:
@@ -408,6 +430,32 @@ def downsample_forward_cpu(layers: nn.Sequential, x: Tensor) -> Tensor:
     for layer in layers:
         x = conv2d_cpu(layer, x) if type(layer) is nn.Conv2d else layer(x)
     return x
+
+
+class DeployBlockWeights(NamedTuple):
+    """The tensors of a deploy-form block, in the order of the
+    ``mmunireplk::deploy_block_cpu`` op's arguments."""
+    dw_weight: Tensor
+    dw_bias: Tensor
+    se_down_weight: Tensor
+    se_down_bias: Tensor
+    se_up_weight: Tensor
+    se_up_bias: Tensor
+    fc1_weight: Tensor
+    fc1_bias: Tensor
+    grn_gamma: Tensor
+    fc2_weight: Tensor
+    fc2_bias: Tensor
+
+
+def deploy_block_op_args(block: nn.Module) -> DeployBlockWeights:
+    """The weights of a deploy-form :class:`UniRepLKNetBlock`."""
+    conv = getattr(block.dwconv, 'lk_origin', block.dwconv)
+    se, fc1, fc2 = block.se, block.pwconv1[1], block.pwconv2[0]
+    return DeployBlockWeights(conv.weight, conv.bias, se.down.weight,
+                              se.down.bias, se.up.weight, se.up.bias,
+                              fc1.weight, fc1.bias, block.act[1].gamma,
+                              fc2.weight, fc2.bias)
 
 
 def deploy_block_forward_cpu(block: nn.Module, x: Tensor) -> Tensor:
@@ -427,48 +475,81 @@ def deploy_block_forward_cpu(block: nn.Module, x: Tensor) -> Tensor:
         Tensor: The block output, shape (N, C, H, W) in channels-last
         memory.
     """
+    return deploy_block_forward_tensors(x, deploy_block_op_args(block))
+
+
+def deploy_block_forward_tensors(x: Tensor,
+                                 weights: DeployBlockWeights) -> Tensor:
+    """:func:`deploy_block_forward_cpu` on the block's tensors."""
     x = x.contiguous(memory_format=torch.channels_last)
     if x.shape[0] == 1:
-        return _forward(block, x)
+        return _forward(x, weights)
     candidates = {
         'batched':
-        lambda: _forward(block, x),
+        lambda: _forward(x, weights),
         'per_sample':
         lambda: torch.cat([
-            _forward(block, x[i:i + 1]) for i in range(x.shape[0])
+            _forward(x[i:i + 1], weights) for i in range(x.shape[0])
         ]).contiguous(memory_format=torch.channels_last),
     }
     n, c, h, w = x.shape
-    conv = getattr(block.dwconv, 'lk_origin', block.dwconv)
     name = KERNELS.choose(
         'block_batching',
-        (c, conv.kernel_size[0], _size_class(h * w), _size_class(n)),
+        (c, weights.dw_weight.shape[-1], _size_class(h * w), _size_class(n)),
         candidates)
     return candidates[name]()
 
 
-def _forward(block: nn.Module, x: Tensor) -> Tensor:
+def _forward(x: Tensor, weights: DeployBlockWeights) -> Tensor:
     """The deploy block on a channels-last ``x`` (N, C, H, W)."""
     n, c, h, w = x.shape
-    y = depthwise_conv_cpu(getattr(block.dwconv, 'lk_origin', block.dwconv),
-                           x)
+    y = depthwise_conv_cpu(x, weights.dw_weight, weights.dw_bias)
 
     # SE scale, applied while going to NHWC (a transpose if the depthwise
     # conv ran on NCHW memory, else a plain multiply).
-    se_scale = block.se.channel_weights(y).view(n, 1, 1, c)
+    se_scale = se_gate(
+        y.mean(dim=(2, 3)), weights.se_down_weight, weights.se_down_bias,
+        weights.se_up_weight, weights.se_up_bias).view(n, 1, 1, c)
     y_nhwc = _WORKSPACE.get('nhwc', (n, h, w, c))
     torch.mul(y.permute(0, 2, 3, 1), se_scale, out=y_nhwc)
 
     hidden = linear_cpu(
-        y_nhwc.view(n * h * w, c), block.pwconv1[1], gelu=True, role='hidden')
+        y_nhwc.view(n * h * w, c),
+        weights.fc1_weight,
+        weights.fc1_bias,
+        gelu=True,
+        role='hidden')
     per_sample_hidden = hidden.view(n, h * w, -1)
     squares = _WORKSPACE.get('squares', per_sample_hidden.shape)
     torch.mul(per_sample_hidden, per_sample_hidden, out=squares)
-    grn_scale = block.act[1].scale_from_squares(squares.sum(1))  # (N, 4C)
+    grn_scale = grn_scale_from_squares(squares.sum(1), weights.grn_gamma)
     per_sample_hidden.mul_(grn_scale[:, None])
 
     out = linear_cpu(
         hidden,
-        block.pwconv2[0],
+        weights.fc2_weight,
+        weights.fc2_bias,
         residual=x.permute(0, 2, 3, 1).reshape(n * h * w, c))
     return out.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
+@torch.library.custom_op(
+    'mmunireplk::deploy_block_cpu', mutates_args=(), device_types='cpu')
+def _deploy_block_op(x: Tensor, dw_weight: Tensor, dw_bias: Tensor,
+                     se_down_weight: Tensor, se_down_bias: Tensor,
+                     se_up_weight: Tensor, se_up_bias: Tensor,
+                     fc1_weight: Tensor, fc1_bias: Tensor, grn_gamma: Tensor,
+                     fc2_weight: Tensor, fc2_bias: Tensor) -> Tensor:
+    """A deploy block on the fast CPU path, as one op for compiled graphs
+    (the arguments of :class:`DeployBlockWeights` after ``x``)."""
+    weights = DeployBlockWeights(dw_weight, dw_bias, se_down_weight,
+                                 se_down_bias, se_up_weight, se_up_bias,
+                                 fc1_weight, fc1_bias, grn_gamma, fc2_weight,
+                                 fc2_bias)
+    return deploy_block_forward_tensors(x, weights)
+
+
+@_deploy_block_op.register_fake
+def _(x: Tensor, *weights: Tensor) -> Tensor:
+    return torch.empty(
+        x.shape, dtype=x.dtype, memory_format=torch.channels_last)

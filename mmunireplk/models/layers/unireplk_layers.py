@@ -13,7 +13,9 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor
 
-from .cpu_inference import deploy_block_forward_cpu, use_cpu_fast_path
+from .cpu_inference import (deploy_block_forward_cpu, deploy_block_op_args,
+                            use_compiled_cpu_block, use_cpu_fast_path)
+from .functional import grn_scale_from_squares, se_gate
 
 # Kernel sizes and dilations of the parallel dilated branches of a
 # DilatedReparamBlock, keyed by its large kernel size K.
@@ -222,9 +224,7 @@ class GRN(nn.Module):
     def scale_from_squares(self, sum_of_squares: Tensor) -> Tensor:
         """``gamma * Nx + 1`` from the per-channel sums of ``x ** 2`` over
         the spatial dims, shape (N, C)."""
-        gx = sum_of_squares.sqrt()
-        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
-        return self.gamma.view(1, -1) * nx + 1
+        return grn_scale_from_squares(sum_of_squares, self.gamma)
 
     def forward(self, x: Tensor) -> Tensor:
         scale = self.response_scale(x).to(x.dtype)
@@ -254,10 +254,9 @@ class SEBlock(nn.Module):
         run as ``F.linear`` on (N, C) (fewer ops); used by the fast CPU
         inference path.
         """
-        w = x.mean(dim=(2, 3))
-        w = F.relu(F.linear(w, self.down.weight.flatten(1), self.down.bias))
-        return torch.sigmoid(
-            F.linear(w, self.up.weight.flatten(1), self.up.bias))
+        return se_gate(
+            x.mean(dim=(2, 3)), self.down.weight, self.down.bias,
+            self.up.weight, self.up.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if torch.compiler.is_compiling():
@@ -423,6 +422,11 @@ class UniRepLKNetBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.deploy and use_cpu_fast_path(x, self.pwconv1[1].weight):
             return deploy_block_forward_cpu(self, x)
+        if self.deploy and use_compiled_cpu_block(x,
+                                                  self.pwconv1[1].weight):
+            # under torch.compile: the fast path as one opaque op
+            return torch.ops.mmunireplk.deploy_block_cpu(
+                x, *deploy_block_op_args(self))
         if self.with_cp and x.requires_grad:
             # the recomputation must not update the BN statistics again
             return cp.checkpoint(
