@@ -23,10 +23,12 @@ def prepare_for_inference(model: nn.Module,
         model (nn.Module): A UniRepLKNet or a model containing one.
         compile (bool): Also ``torch.compile`` every UniRepLKNet (inductor,
             with ``torch._inductor.config.freezing`` switched on process-wide
-            as PyTorch recommends for CPU inference). Opt-in: a compiled
-            backbone skips the fast CPU path; whether it is faster depends on
-            the input size and thread count (measured in docs/speed.md).
-            Defaults to False.
+            as PyTorch recommends for CPU inference). On CPU each deploy
+            block is then one call of the fast path (the
+            ``mmunireplk::deploy_block_cpu`` op, with its measured kernel
+            choices) and inductor compiles the stem, downsampling layers and
+            output norms around them (docs/speed.md). Opt-in. Defaults to
+            False.
         **compile_kwargs: Passed to ``nn.Module.compile``. On CPU the
             defaults are ``options={'layout_optimization': False}`` (inductor
             would otherwise move the convolutions to channels-last memory,

@@ -111,3 +111,22 @@ def test_profile_backbone(tmp_path, capsys):
         assert uni['conv']['gflops_per_s'] > 0
         assert abs(sum(r['share'] for r in uni.values()) - 1) < 1e-6
     assert 'matmul' in capsys.readouterr().out
+
+
+def test_depthwise_padding_tool(tmp_path):
+    tool = load_tool('tools/analysis_tools/depthwise_padding.py')
+    # a 13x13 kernel on a 7x7 map: every output sees all 7 rows/columns
+    assert tool.taps_inside(7, 13) == pytest.approx(49 / 169)
+    assert tool.taps_inside(5, 1) == 1
+    out = tmp_path / 'pad.json'
+    with argv([
+            '--arch', 'atto', '--size', '64', '--rounds', '1', '--out', out
+    ]):
+        tool.main()
+    result = json.loads(out.read_text())
+    # atto: 13x13 blocks in stages 1-3, maps of 8, 4 and 2
+    assert [s['map'] for s in result['stages']] == [8, 4, 2]
+    for stage in result['stages']:
+        assert stage['ms'] > 0 and 0 < stage['taps_inside'] < 1
+        assert stage['padding_free_bound_ms'] < stage['ms']
+    assert 0 < result['max_saving_ms'] < result['total_ms']
