@@ -5,7 +5,8 @@
 #   bash tools/install.sh            # install what is missing, then verify
 #
 # Pins (see README "Installation" for why):
-#   torch 2.12.1 + torchvision 0.27.1 (kept if a working pair < 2.14 exists),
+#   torch 2.12.1 + torchvision 0.27.1 (kept if a working 2.5 <= torch < 2.14
+#   pair exists),
 #   mmcv 2.1.0 built with its compiled ops (wheel cached, rebuilt only when
 #   torch changes), mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2,
 #   mmpretrain 1.2.0, then this package in editable mode.
@@ -35,7 +36,8 @@ torch_ok() {
 import torch, torchvision
 from torchvision.ops import nms
 major, minor = (int(v) for v in torch.__version__.split('.')[:2])
-assert (major, minor) < (2, 14), torch.__version__
+# >= 2.5: weights-only loading with get_unsafe_globals_in_checkpoint
+assert (2, 5) <= (major, minor) < (2, 14), torch.__version__
 boxes = torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.]])
 assert nms(boxes, torch.tensor([1., .5]), .5).tolist() == [0]
 EOF

@@ -17,6 +17,10 @@ computes the same maths with fewer passes over memory:
   weights packed once (re-packed when the weights change), instead of
   re-laid out per call.
 
+Under ``torch.compile`` a deploy block is one call of the custom op
+``mmunireplk::deploy_block_cpu``, which runs this same path (with its kernel
+choices), and inductor compiles the layers around the blocks.
+
 Where several exact implementations compete and the winner depends on the
 CPU (oneDNN or ATen/BLAS products, NCHW or channels-last depthwise
 convolution, packed or plain dense convolution, one sample at a time or the
@@ -419,9 +423,14 @@ def use_compiled_cpu_block(x: Tensor, *params: Tensor) -> bool:
     inductor): the conditions of :func:`use_cpu_fast_path`, but while
     compiling, and not while exporting (``torch.export`` graphs keep
     standard ops)."""
-    if not torch.compiler.is_compiling() or torch.compiler.is_exporting():
+    if not torch.compiler.is_compiling() or _exporting():
         return False
     return _no_autograd_cpu_float(x, params)
+
+
+def _exporting() -> bool:
+    is_exporting = getattr(torch.compiler, 'is_exporting', None)  # >= 2.6
+    return bool(is_exporting is not None and is_exporting())
 
 
 def downsample_forward_cpu(layers: nn.Sequential, x: Tensor) -> Tensor:

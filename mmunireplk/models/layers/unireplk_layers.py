@@ -251,8 +251,7 @@ class SEBlock(nn.Module):
         """The sigmoid gate of each sample and channel, shape (N, C).
 
         The same maths as :meth:`forward`, with the 1x1 convs on 1x1 maps
-        run as ``F.linear`` on (N, C) (fewer ops); used by the fast CPU
-        inference path.
+        run as ``F.linear`` on (N, C) (fewer ops; :func:`se_gate`).
         """
         return se_gate(
             x.mean(dim=(2, 3)), self.down.weight, self.down.bias,
