@@ -295,7 +295,7 @@ def test_deploy_block_op(kernel_size, batch):
     equals the training-form block."""
     block, deploy = _deploy_pair(8, kernel_size, seed=batch)
     x = torch.randn(batch, 8, 9, 10)
-    args = (x, *cpu_inference.deploy_block_op_args(deploy))
+    args = (x, *cpu_inference.deploy_block_weights(deploy))
     with torch.no_grad():
         torch.library.opcheck(
             torch.ops.mmunireplk.deploy_block_cpu.default,

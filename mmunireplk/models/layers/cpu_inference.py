@@ -457,7 +457,7 @@ class DeployBlockWeights(NamedTuple):
     fc2_bias: Tensor
 
 
-def deploy_block_op_args(block: nn.Module) -> DeployBlockWeights:
+def deploy_block_weights(block: nn.Module) -> DeployBlockWeights:
     """The weights of a deploy-form :class:`UniRepLKNetBlock`."""
     conv = getattr(block.dwconv, 'lk_origin', block.dwconv)
     se, fc1, fc2 = block.se, block.pwconv1[1], block.pwconv2[0]
@@ -484,7 +484,7 @@ def deploy_block_forward_cpu(block: nn.Module, x: Tensor) -> Tensor:
         Tensor: The block output, shape (N, C, H, W) in channels-last
         memory.
     """
-    return deploy_block_forward_tensors(x, deploy_block_op_args(block))
+    return deploy_block_forward_tensors(x, deploy_block_weights(block))
 
 
 def deploy_block_forward_tensors(x: Tensor,

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor
 
-from .cpu_inference import (deploy_block_forward_cpu, deploy_block_op_args,
+from .cpu_inference import (deploy_block_forward_cpu, deploy_block_weights,
                             use_compiled_cpu_block, use_cpu_fast_path)
 from .functional import grn_scale_from_squares, se_gate
 
@@ -425,7 +425,7 @@ class UniRepLKNetBlock(nn.Module):
                                                   self.pwconv1[1].weight):
             # under torch.compile: the fast path as one opaque op
             return torch.ops.mmunireplk.deploy_block_cpu(
-                x, *deploy_block_op_args(self))
+                x, *deploy_block_weights(self))
         if self.with_cp and x.requires_grad:
             # the recomputation must not update the BN statistics again
             return cp.checkpoint(
