@@ -516,9 +516,9 @@ def _forward(x: Tensor, weights: DeployBlockWeights) -> Tensor:
 
     # SE scale, applied while going to NHWC (a transpose if the depthwise
     # conv ran on NCHW memory, else a plain multiply).
-    se_scale = se_gate(
-        y.mean(dim=(2, 3)), weights.se_down_weight, weights.se_down_bias,
-        weights.se_up_weight, weights.se_up_bias).view(n, 1, 1, c)
+    se_scale = se_gate(y, weights.se_down_weight, weights.se_down_bias,
+                       weights.se_up_weight,
+                       weights.se_up_bias).view(n, 1, 1, c)
     y_nhwc = _WORKSPACE.get('nhwc', (n, h, w, c))
     torch.mul(y.permute(0, 2, 3, 1), se_scale, out=y_nhwc)
 

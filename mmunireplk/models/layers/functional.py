@@ -6,12 +6,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def se_gate(pooled: Tensor, down_weight: Tensor, down_bias: Tensor,
+def se_gate(x: Tensor, down_weight: Tensor, down_bias: Tensor,
             up_weight: Tensor, up_bias: Tensor) -> Tensor:
-    """The squeeze-and-excitation gate ``sigmoid(up(relu(down(pooled))))``.
+    """The squeeze-and-excitation gate ``sigmoid(up(relu(down(mean(x)))))``
+    with the mean over the spatial dims.
 
     Args:
-        pooled (Tensor): Channel means, shape (N, C).
+        x (Tensor): Feature map, shape (N, C, H, W), any memory format.
         down_weight, up_weight (Tensor): The 1x1 conv weights (any trailing
             singleton dims).
         down_bias, up_bias (Tensor): Their biases.
@@ -19,6 +20,7 @@ def se_gate(pooled: Tensor, down_weight: Tensor, down_bias: Tensor,
     Returns:
         Tensor: The gate, shape (N, C).
     """
+    pooled = x.mean(dim=(2, 3))
     hidden = F.relu(F.linear(pooled, down_weight.flatten(1), down_bias))
     return torch.sigmoid(F.linear(hidden, up_weight.flatten(1), up_bias))
 

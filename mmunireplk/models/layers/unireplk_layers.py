@@ -253,9 +253,8 @@ class SEBlock(nn.Module):
         The same maths as :meth:`forward`, with the 1x1 convs on 1x1 maps
         run as ``F.linear`` on (N, C) (fewer ops; :func:`se_gate`).
         """
-        return se_gate(
-            x.mean(dim=(2, 3)), self.down.weight, self.down.bias,
-            self.up.weight, self.up.bias)
+        return se_gate(x, self.down.weight, self.down.bias, self.up.weight,
+                       self.up.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if torch.compiler.is_compiling():
