@@ -42,7 +42,8 @@ def main() -> None:
     model = UniRepLKNet(args.arch)
     rows, total, saving = [], 0., 0.
     for i, stage in enumerate(model.stages):
-        size = args.size // 2**(i + 2)
+        # each stride-2, padding-1 3x3 conv rounds the map size up
+        size = -(-args.size // 2**(i + 2))
         # blocks with a DilatedReparamBlock (kernel >= 7)
         large = [b for b in stage if hasattr(b.dwconv, 'lk_origin')]
         if not large:
