@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from mmunireplk.models.backbones import UniRepLKNet
-from .complexity import count_flops, module_flops
+from .complexity import count_flops, hooked_forward, module_flops
 
 # Peers of matching size: mmpretrain ConvNeXt arch, Swin (embed, depths,
 # heads).
@@ -243,7 +243,6 @@ def module_macs_by_class(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
     """Multiply-accumulates of one forward of the linear layers
     (``matmul``) and of the convolutions, dense and depthwise (``conv``),
     counted by :func:`module_flops`."""
-    from mmunireplk.models.layers import cpu_fast_path
     totals: Dict[str, int] = {'matmul': 0, 'conv': 0}
 
     def hook(module, inputs, output):
@@ -253,7 +252,7 @@ def module_macs_by_class(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Linear, nn.Conv2d))]
     try:
-        with torch.no_grad(), cpu_fast_path(False):
+        with hooked_forward():
             model(x)
     finally:
         for handle in handles:

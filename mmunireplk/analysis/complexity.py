@@ -27,7 +27,8 @@ The UniRepLKNet paper's det/seg tables match the deploy-form backbone with
 the auxiliary head left out of the params (see ``docs/speed.md``).
 """
 from collections import defaultdict
-from typing import Callable, Dict, Optional, Tuple
+from contextlib import ExitStack, contextmanager
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -150,13 +151,26 @@ def count_flops_all(model: nn.Module,
         part = name.split('.')[0] if name else '(model)'
         handles.append(module.register_forward_hook(make_hook(part)))
     try:
-        # Deploy blocks must call their submodules for the hooks to see them.
-        with torch.no_grad(), cpu_fast_path(False):
+        with hooked_forward():
             run()
     finally:
         for handle in handles:
             handle.remove()
     return {c: dict(per_part) for c, per_part in counts.items()}
+
+
+@contextmanager
+def hooked_forward() -> Iterator[None]:
+    """Context for a forward whose module hooks must all fire: no grad,
+    deploy blocks calling their submodules (not the fast CPU path) and
+    compiled modules running eagerly (hooks would break their graphs)."""
+    force_eager = getattr(torch.compiler, 'set_stance', None)  # >= 2.6
+    with ExitStack() as stack:
+        stack.enter_context(torch.no_grad())
+        stack.enter_context(cpu_fast_path(False))
+        if force_eager is not None:
+            stack.enter_context(force_eager('force_eager'))
+        yield
 
 
 def count_params(model: nn.Module, exclude: Tuple[str, ...] = ()) -> int:

@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 
+from mmunireplk.analysis.complexity import count_flops
 from mmunireplk.models import prepare_for_inference
 from mmunireplk.models.backbones import UniRepLKNet
 from mmunireplk.models.layers import UniRepLKNetBlock, cpu_fast_path
@@ -286,6 +287,12 @@ def test_prepare_for_inference_compiled():
     for a, b in zip(got, expected):
         assert a.shape == b.shape
         assert rel_err(a, b) < 1e-5
+    # FLOP counting hooks see every module of the compiled model (run
+    # eagerly) and trigger no further compilation.
+    graphs = torch._dynamo.utils.counters['stats']['unique_graphs']
+    macs, _ = count_flops(compiled, lambda: compiled(x))
+    assert macs == count_flops(deploy, lambda: deploy(x))[0] > 0
+    assert torch._dynamo.utils.counters['stats']['unique_graphs'] == graphs
 
 
 @pytest.mark.parametrize('kernel_size, batch', [(3, 1), (13, 2)])
