@@ -94,6 +94,30 @@ def test_op_classes():
     assert op_class('aten::view') == 'other'
 
 
+def test_cpu_peak_memory_replays_allocations_and_frees():
+    """The CPU peak follows allocations and frees in time order: 4 MiB
+    tensors alive together add up, ones freed in between do not."""
+    import torch
+
+    from mmunireplk.analysis.benchmark import peak_memory_mib
+
+    def two_alive():
+        a = torch.ones(1024, 1024)
+        b = a * 2
+        return float(b[0, 0])
+
+    def one_at_a_time():
+        for _ in range(3):
+            torch.ones(1024, 1024)
+
+    def three_alive():
+        return [torch.ones(1024, 1024) for _ in range(3)]
+
+    assert 7.9 < peak_memory_mib(two_alive, 'cpu') < 8.5
+    assert 3.9 < peak_memory_mib(one_at_a_time, 'cpu') < 4.5
+    assert 11.9 < peak_memory_mib(three_alive, 'cpu') < 12.5
+
+
 def test_profile_backbone(tmp_path, capsys):
     out = tmp_path / 'profile.json'
     tool = load_tool('tools/analysis_tools/profile_backbone.py')
