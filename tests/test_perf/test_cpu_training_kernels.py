@@ -85,15 +85,3 @@ def test_chosen_by_measurement_only_under_autograd():
     for (key, p), q in zip(model.named_parameters(), reference.parameters()):
         assert torch.allclose(
             p.grad, q.grad, rtol=1e-4, atol=1e-5 * scale), key
-
-
-def test_convs_with_hooks_keep_their_module_call():
-    block = DilatedReparamBlock(8, 7).train()
-    calls = []
-    block.lk_origin.register_forward_hook(lambda *args: calls.append(1))
-    KERNELS.used.clear()
-    block(torch.randn(1, 8, 6, 6, requires_grad=True)).sum().backward()
-    assert calls == [1]
-    # the three dilated branches of K=7 still use the measured layout
-    assert sum(n for (op, _), n in KERNELS.used.items()
-               if op == 'depthwise_conv_train') == 3

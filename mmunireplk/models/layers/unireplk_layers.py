@@ -335,14 +335,7 @@ class DilatedReparamBlock(nn.Module):
                     memory_format=memory_format)
             return copies[memory_format]
 
-        def apply(conv: nn.Conv2d) -> Tensor:
-            # modules with hooks (or other padding) keep their own call
-            if conv._forward_hooks or conv._forward_pre_hooks or \
-                    conv.padding_mode != 'zeros':
-                return conv(x)
-            return depthwise_conv_train_cpu(x, conv, x_in)
-
-        return apply
+        return lambda conv: depthwise_conv_train_cpu(x, conv, x_in)
 
     def merged_kernel(self) -> Tuple[Tensor, Tensor]:
         """The single K x K depthwise kernel and bias equal to this block."""
