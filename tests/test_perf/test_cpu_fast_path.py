@@ -75,7 +75,7 @@ def test_fast_path_matches_training_form(kernel_size, batch, channels_last):
 
 @pytest.mark.parametrize(
     'op, name', [(op, name) for op, names in KERNEL_CANDIDATES.items()
-                 for name in names if op != 'depthwise_conv_train'])
+                 for name in names])
 def test_every_kernel_choice_matches_training_form(op, name):
     """Each candidate, forced, gives the training form's eval outputs."""
     if op == 'linear' and \

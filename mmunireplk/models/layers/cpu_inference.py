@@ -29,18 +29,12 @@ running process and keeps the fastest; :func:`cpu_kernel_choices` lists what
 was chosen and :func:`cpu_kernel_override` fixes a choice. Every candidate
 computes the same float32 maths, so outputs equal the module-by-module
 forward to fp32 rounding whatever is chosen.
-
-The training form uses the same chooser for one thing: under autograd the
-depthwise convs of a DilatedReparamBlock run in the memory layout (NCHW or
-channels-last) that is faster for their forward+backward
-(:func:`depthwise_conv_train_cpu`).
 """
 import math
 import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
-from functools import partial
 from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
                     Tuple)
 
@@ -170,7 +164,6 @@ KERNEL_CANDIDATES: Dict[str, Tuple[str, ...]] = {
     'depthwise_conv': ('nchw', 'channels_last'),
     'dense_conv': ('aten', 'onednn_packed'),
     'block_batching': ('per_sample', 'batched'),
-    'depthwise_conv_train': ('nchw', 'channels_last'),
 }
 
 
@@ -397,71 +390,6 @@ def conv2d_cpu(conv: nn.Conv2d, x: Tensor) -> Tensor:
                            conv.kernel_size[0], conv.stride[0],
                            _size_class(h * w), n), candidates)
     return candidates[name]()
-
-
-def depthwise_conv_train_cpu(
-        x: Tensor, conv: nn.Conv2d,
-        x_in: Callable[[torch.memory_format], Tensor]) -> Tensor:
-    """A stride-1 'same' depthwise ``conv`` of the training form under
-    autograd on CPU, computed on NCHW or channels-last memory, whichever
-    runs forward+backward faster for this shape class (timed once on probe
-    tensors of the same shapes and layout). The output has the memory
-    format of ``x`` either way.
-
-    Args:
-        x (Tensor): Input (N, C, H, W), NCHW or channels-last memory.
-        conv (nn.Conv2d): The depthwise conv (any dilation).
-        x_in (Callable): Returns ``x`` in a given memory format (shared by
-            the branches of one block, so each copy is made once).
-    """
-    n, c, h, w = x.shape
-    weight, bias = conv.weight, conv.bias
-    padding, dilation = conv.padding, conv.dilation
-    x_format = torch.channels_last if not x.is_contiguous() and \
-        x.is_contiguous(memory_format=torch.channels_last) else \
-        torch.contiguous_format
-
-    def run(inputs: Tensor, kernel: Tensor) -> Tensor:
-        return F.conv2d(inputs, kernel, bias, 1, padding, dilation,
-                        c).contiguous(memory_format=x_format)
-
-    probe: Dict[str, Tensor] = {}
-
-    def probe_step(memory_format: torch.memory_format) -> None:
-        if not probe:
-            probe.update(
-                x=torch.randn(x.shape).contiguous(
-                    memory_format=x_format).requires_grad_(),
-                weight=weight.detach().clone().requires_grad_(),
-                grad=torch.randn(x.shape).contiguous(memory_format=x_format))
-        inputs = probe['x'].contiguous(memory_format=memory_format)
-        run(inputs, probe['weight']).backward(probe['grad'])
-
-    formats = {
-        'nchw': torch.contiguous_format,
-        'channels_last': torch.channels_last
-    }
-    name = KERNELS.choose(
-        'depthwise_conv_train',
-        (c, weight.shape[-1], dilation[0], _size_class(h * w), n,
-         x_format == torch.channels_last),
-        {name: partial(probe_step, fmt)
-         for name, fmt in formats.items()})
-    return run(x_in(formats[name]), weight)
-
-
-def use_cpu_training_kernels(x: Tensor, *params: Tensor) -> bool:
-    """Whether :func:`depthwise_conv_train_cpu` applies: a 4-D float32 CPU
-    ``x`` under autograd (grad mode on and ``x`` or a parameter requiring
-    grad), not traced, exported or compiled."""
-    if x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4:
-        return False
-    if not torch.is_grad_enabled() or not (
-            x.requires_grad or any(p.requires_grad for p in params)):
-        return False
-    return not (torch.jit.is_tracing() or torch.jit.is_scripting()
-                or torch.onnx.is_in_onnx_export()
-                or torch.compiler.is_compiling())
 
 
 def _no_autograd_cpu_float(x: Tensor, params: Tuple[Tensor, ...]) -> bool:

@@ -14,8 +14,7 @@ import torch.utils.checkpoint as cp
 from torch import Tensor
 
 from .cpu_inference import (deploy_block_forward_cpu, deploy_block_weights,
-                            depthwise_conv_train_cpu, use_compiled_cpu_block,
-                            use_cpu_fast_path, use_cpu_training_kernels)
+                            use_compiled_cpu_block, use_cpu_fast_path)
 from .functional import grn_scale_from_squares, se_gate
 
 # Kernel sizes and dilations of the parallel dilated branches of a
@@ -315,27 +314,10 @@ class DilatedReparamBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.deploy:
             return self.lk_origin(x)
-        conv_fn = self._conv_fn(x)
-        out = self.origin_bn(conv_fn(self.lk_origin))
+        out = self.origin_bn(self.lk_origin(x))
         for conv, bn, _ in self._branches():
-            out = out + bn(conv_fn(conv))
+            out = out + bn(conv(x))
         return out
-
-    def _conv_fn(self, x: Tensor):
-        """How to apply each depthwise conv to ``x``: the module call, or
-        on CPU under autograd the measured memory layout (NCHW or
-        channels-last) of :func:`depthwise_conv_train_cpu`."""
-        if not use_cpu_training_kernels(x, self.lk_origin.weight):
-            return lambda conv: conv(x)
-        copies = {}
-
-        def x_in(memory_format: torch.memory_format) -> Tensor:
-            if memory_format not in copies:
-                copies[memory_format] = x.contiguous(
-                    memory_format=memory_format)
-            return copies[memory_format]
-
-        return lambda conv: depthwise_conv_train_cpu(x, conv, x_in)
 
     def merged_kernel(self) -> Tuple[Tensor, Tensor]:
         """The single K x K depthwise kernel and bias equal to this block."""
