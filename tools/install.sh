@@ -162,6 +162,10 @@ import mmunireplk
 # the editable install must point at this checkout (not an older clone)
 here = os.path.dirname(os.path.dirname(os.path.abspath(mmunireplk.__file__)))
 assert os.path.samefile(here, os.environ['MMUNIREPLK_ROOT']), here
+# and setup.py has run in it (a checkout re-created at the same path lacks
+# the .mim folder that it makes)
+assert os.path.isfile(os.path.join(here, 'mmunireplk', '.mim',
+                                   'model-index.yml'))
 assert int(md.version('setuptools').split('.')[0]) < 81
 EOF
     log "installing mmengine / mmdet / mmseg / mmpretrain and mmunireplk"
