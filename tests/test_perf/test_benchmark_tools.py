@@ -3,7 +3,9 @@
 import json
 
 import pytest
+import torch
 
+from benchmark import op_class, peak_memory_mib
 from tests.test_perf.utils import argv, load_tool, tiny_upernet_config
 
 
@@ -81,7 +83,6 @@ def test_benchmark_inference_segmentor(tmp_path, capsys):
 
 
 def test_op_classes():
-    from mmunireplk.analysis.benchmark import op_class
     assert op_class('mkldnn::_linear_pointwise') == 'matmul'
     assert op_class('mkl::_mkl_linear') == 'matmul'
     assert op_class('aten::addmm') == 'matmul'
@@ -97,10 +98,6 @@ def test_op_classes():
 def test_cpu_peak_memory_replays_allocations_and_frees():
     """The CPU peak follows allocations and frees in time order: 4 MiB
     tensors alive together add up, ones freed in between do not."""
-    import torch
-
-    from mmunireplk.analysis.benchmark import peak_memory_mib
-
     def two_alive():
         a = torch.ones(1024, 1024)
         b = a * 2

@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from mmunireplk.analysis import (build_model_from_config, count_flops,
-                                 get_complexity)
+from builder import build_model_from_config
+from complexity import count_flops, get_complexity
 from mmunireplk.models.layers import DRB_BRANCHES, UniRepLKNetBlock
 from tests.test_perf.utils import REPO, argv, load_tool, tiny_upernet_config
 

@@ -10,9 +10,8 @@ import sys
 
 import pytest
 
-from mmunireplk.analysis.gpu_check import (INFER_MODELS, SECTIONS,
-                                           TOLERANCES, TRAIN_MODELS,
-                                           VARIANTS, format_table)
+from gpu_check import (INFER_MODELS, SECTIONS, TOLERANCES, TRAIN_MODELS,
+                       VARIANTS, format_table, run_gpu_check, summarize)
 from tests.test_perf.utils import REPO, load_tool
 
 
@@ -115,7 +114,6 @@ def test_table_lists_every_result(dry_run):
 
 
 def test_failed_check_fails_the_summary():
-    from mmunireplk.analysis.gpu_check import summarize
     result = dict(sections=dict(
         roi_align=dict(status='failed', reason='scrambled'),
         backbone=dict(rows=[dict(variant='fp32', model='swin', phase='infer',
@@ -129,7 +127,6 @@ def test_failed_check_fails_the_summary():
 
 def test_cuda_check_refused_without_gpu(tmp_path):
     import torch
-    from mmunireplk.analysis.gpu_check import run_gpu_check
     if torch.cuda.is_available():
         pytest.skip('a GPU is present')
     with pytest.raises(RuntimeError, match='--dry-run'):

@@ -33,12 +33,14 @@ from typing import Dict, List, Optional
 
 import torch
 
-from mmunireplk.analysis.benchmark import (  # noqa: F401 (re-exported)
+from mmunireplk.models.layers import cpu_fast_path
+from mmunireplk.models.layers.cpu_inference import cpu_kernel_choices
+
+# a module beside this script (its folder is on sys.path)
+from benchmark import (  # noqa: F401 (re-exported)
     COMPILED_NAMES, MODEL_NAMES, PEERS, UNIREPLKNET_NAMES,
     build_benchmark_model, forward_macs, machine_info, matmul_peak,
     parse_case, peak_memory_mib, sync, time_rounds)
-from mmunireplk.models.layers import cpu_fast_path
-from mmunireplk.models.layers.cpu_inference import cpu_kernel_choices
 
 build_model = build_benchmark_model
 

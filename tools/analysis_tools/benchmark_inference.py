@@ -26,9 +26,11 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 
-from mmunireplk.analysis import build_model_from_config
 from mmunireplk.models import prepare_for_inference
 from mmunireplk.utils.runtime import detect_task, sync_bn_to_bn
+
+# a module beside this script (its folder is on sys.path)
+from builder import build_model_from_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -17,8 +17,10 @@ import json
 import torch
 import torch.nn.functional as F
 
-from mmunireplk.analysis.benchmark import machine_info, time_rounds
 from mmunireplk.models.backbones import UniRepLKNet
+
+# a module beside this script (its folder is on sys.path)
+from benchmark import machine_info, time_rounds
 
 
 def taps_inside(size: int, kernel: int) -> float:

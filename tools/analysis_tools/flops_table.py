@@ -20,8 +20,11 @@ import time
 import torch.nn as nn
 from mmengine.config import Config
 
-from mmunireplk.analysis import build_model_from_config, get_complexity
 from mmunireplk.models.backbones import UniRepLKNet
+
+# modules beside this script (its folder is on sys.path)
+from builder import build_model_from_config
+from complexity import get_complexity
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs',
                       'unireplknet')

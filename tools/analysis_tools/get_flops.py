@@ -3,7 +3,7 @@
 
 Works for detection (mmdet) and segmentation (mmseg) configs, and for
 classifier configs (mmpretrain). Conventions (see
-:mod:`mmunireplk.analysis.complexity`): ``--convention macs`` counts conv /
+``complexity.py`` beside this script): ``--convention macs`` counts conv /
 linear multiply-accumulates only (default), ``--convention mmcv`` follows
 the mmcv 1.x counter of mmdet 2.x / mmseg 0.x ``get_flops.py``.
 
@@ -22,8 +22,9 @@ import os
 
 from mmengine.config import Config, DictAction
 
-from mmunireplk.analysis import (FLOP_CONVENTIONS, build_model_from_config,
-                                 get_complexity)
+# modules beside this script (its folder is on sys.path)
+from builder import build_model_from_config
+from complexity import FLOP_CONVENTIONS, get_complexity
 
 
 def parse_args() -> argparse.Namespace:

@@ -19,9 +19,9 @@ import os
 
 import torch
 
-from mmunireplk.analysis.benchmark import (MODEL_NAMES, build_benchmark_model,
-                                           machine_info, op_class_profile,
-                                           parse_case)
+# a module beside this script (its folder is on sys.path)
+from benchmark import (MODEL_NAMES, build_benchmark_model, machine_info,
+                       op_class_profile, parse_case)
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,9 +1,10 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Building blocks of the backbone benchmarks (CPU and CUDA).
 
-Used by ``tools/analysis_tools/benchmark_backbone.py`` and the GPU check
-(:mod:`mmunireplk.analysis.gpu_check`): the benchmarked models, MAC
-counting, interleaved timing, peak memory of a step and the matmul peak.
+A module of ``tools/analysis_tools/`` (imported by the scripts beside it,
+e.g. ``benchmark_backbone.py`` and ``gpu_check.py``): the benchmarked
+models, MAC counting, interleaved timing, peak memory of a step and the
+matmul peak.
 """
 import platform
 import re
@@ -14,7 +15,9 @@ import torch
 import torch.nn as nn
 
 from mmunireplk.models.backbones import UniRepLKNet
-from .complexity import count_flops, hooked_forward, module_flops
+
+# a module beside this one (tools/analysis_tools/ is on sys.path)
+from complexity import count_flops, hooked_forward, module_flops
 
 # Peers of matching size: mmpretrain ConvNeXt arch, Swin (embed, depths,
 # heads).
