@@ -5,18 +5,34 @@
 #   bash tools/install.sh            # install what is missing, then verify
 #
 # Pins (see README "Installation" for why):
-#   torch 2.12.1 + torchvision 0.27.1 (kept if a working 2.5 <= torch < 2.14
-#   pair exists),
+#   torch 2.12.1 + torchvision 0.27.1 (an existing working pair with
+#   2.5 <= torch < 2.14 is kept, of any CUDA version or a CPU build; on a GPU
+#   node it must also reach the GPUs),
 #   mmcv 2.1.0 built with its compiled ops (wheel cached, rebuilt only when
 #   torch changes), mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2,
 #   mmpretrain 1.2.0, then this package in editable mode.
 #
+# Env: PYTHON; TORCH_VERSION, TORCHVISION_VERSION; TORCH_INDEX_URL (pip
+# --index-url for torch and torchvision, e.g.
+# https://download.pytorch.org/whl/cu126 where the driver is older than the
+# 580 that PyPI's default CUDA 13 torch needs; a torch that does not work
+# here is then replaced); for CUDA builds MAX_JOBS, TORCH_CUDA_ARCH_LIST,
+# FORCE_CUDA, CUDA_HOME, MMUNIREPLK_CUDA_FROM_PIP; MMUNIREPLK_WHEEL_CACHE.
+#
+# GPU node (nvidia-smi reports a driver): torch must reach the GPUs, else the
+# install stops with the driver version, torch's CUDA version and the fix
+# (update the driver, or TORCH_INDEX_URL for a torch of an older CUDA).
+#
 # On a machine with a visible CUDA GPU (or with FORCE_CUDA=1) mmcv is built
 # with its CUDA ops instead (install_mmcv_cuda below): nvcc from a system
-# CUDA toolkit of torch's CUDA version, else the PyPI nvcc packages pinned to
-# torch.version.cuda (tools/cuda_build_env.py), TORCH_CUDA_ARCH_LIST from
-# the environment, else the visible GPUs, else 9.0; the wheel is cached per
-# torch, CUDA version and arch list. Without a GPU nothing of this runs.
+# CUDA toolkit of torch's CUDA major version (any minor; CUDA_HOME,
+# CUDA_PATH, nvcc on PATH, /usr/local/cuda), else the PyPI nvcc packages
+# pinned to torch.version.cuda (CUDA 13.0-13.2; PyPI has no nvcc for CUDA
+# 12); TORCH_CUDA_ARCH_LIST from the environment, else the visible GPUs
+# (with no GPU visible, FORCE_CUDA=1 on a login node, it must be set);
+# MAX_JOBS compile jobs, else min(CPUs, available memory / 2 GiB, 16). The
+# wheel is cached per torch, CUDA version and arch list. These decisions are
+# made in tools/cuda_build_env.py. Without a GPU nothing of this runs.
 set -euo pipefail
 
 PY=${PYTHON:-python3}
@@ -30,7 +46,11 @@ PIP=("$PY" -m pip install --disable-pip-version-check)
 log() { printf '[install %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 # 1. torch + torchvision: keep an existing working pair that mmcv 2.1.0 can
-#    build against (torch >= 2.14 needs C++20, mmcv 2.1.0 compiles as C++17).
+#    build against (torch >= 2.14 needs C++20, mmcv 2.1.0 compiles as C++17),
+#    whatever its CUDA version; on a GPU node it must also reach the GPUs.
+HELPER="$ROOT/tools/cuda_build_env.py"
+# the NVIDIA driver version; empty on a CPU machine or a login node
+DRIVER=$("$PY" "$HELPER" driver-version) || exit 1
 torch_ok() {
     "$PY" - <<'EOF' 2>/dev/null
 import torch, torchvision
@@ -42,14 +62,44 @@ boxes = torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.]])
 assert nms(boxes, torch.tensor([1., .5]), .5).tolist() == [0]
 EOF
 }
-if torch_ok; then
+torch_usable() {
+    torch_ok || return 1
+    [ -z "$DRIVER" ] && return 0
+    "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' \
+        2>/dev/null
+}
+if torch_usable; then
     log "torch/torchvision present and working: keeping them"
 else
-    log "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
+    INDEX=()
+    if [ -n "${TORCH_INDEX_URL:-}" ]; then
+        INDEX=(--index-url "$TORCH_INDEX_URL")
+        # pip counts a torch of the same version from another index as
+        # installed: remove the one that does not work here first
+        if "$PY" -c 'import torch' 2>/dev/null; then
+            log "replacing the torch that does not work here by one from" \
+                "$TORCH_INDEX_URL"
+            "$PY" -m pip uninstall -y --disable-pip-version-check \
+                torch torchvision
+        fi
+    elif torch_ok; then
+        # a working pair that cannot reach this node's GPUs: the same index
+        # would give it again; this names the driver and the fix, and fails
+        "$PY" "$HELPER" check-driver || exit 1
+    fi
+    log "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION" \
+        ${INDEX[@]+"${INDEX[@]}"}
     # --no-index for the local /opt/wheels CPU torch is avoided on purpose:
     # no torchvision exists that works with it (see ENVIRONMENT facts).
-    "${PIP[@]}" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+    "${PIP[@]}" ${INDEX[@]+"${INDEX[@]}"} "torch==$TORCH_VERSION" \
+        "torchvision==$TORCHVISION_VERSION"
     torch_ok || { echo 'torch/torchvision do not import or run' >&2; exit 1; }
+fi
+if [ -n "$DRIVER" ]; then
+    # the driver is new enough for torch's CUDA and torch reaches the GPUs;
+    # else a message with both versions and the fix
+    DRIVER_LINE=$("$PY" "$HELPER" check-driver) || exit 1
+    log "$DRIVER_LINE"
 fi
 
 # 2. Build requirements of mmcv (setup.py imports pkg_resources and torch).
@@ -87,7 +137,7 @@ install_mmcv_cuda() {
         log "mmcv $MMCV_VERSION with CUDA ops present"
         return
     fi
-    local helper="$ROOT/tools/cuda_build_env.py" cuda_tag tag dest pins exports
+    local helper="$HELPER" cuda_tag tag dest pins exports jobs
     cuda_tag=$("$PY" "$helper" tag) || exit 1
     tag=$("$PY" -c "import torch; print('torch' + torch.__version__.replace('+', '-'))")-$cuda_tag
     dest="$WHEEL_CACHE/$tag"
@@ -103,10 +153,13 @@ install_mmcv_cuda() {
             --cuda-home-dir "$(dirname "$WHEEL_CACHE")/cuda-home-$cuda_tag") \
             || exit 1
         eval "$exports"  # CUDA_HOME, PATH, TORCH_CUDA_ARCH_LIST, FORCE_CUDA
+        # MAX_JOBS, else as many nvcc jobs as the cores and memory allow
+        jobs=$("$PY" "$helper" jobs) || exit 1
         log "building mmcv $MMCV_VERSION with CUDA ops into $dest" \
-            "(CUDA_HOME=$CUDA_HOME, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST)"
+            "(CUDA_HOME=$CUDA_HOME, TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST," \
+            "MAX_JOBS=$jobs)"
         # --no-cache-dir: pip's own wheel cache may hold a CPU-only build
-        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel \
+        MMCV_WITH_OPS=1 MAX_JOBS=$jobs "$PY" -m pip wheel \
             --no-build-isolation --no-deps --no-cache-dir \
             --disable-pip-version-check -w "$dest" "mmcv==$MMCV_VERSION"
     fi

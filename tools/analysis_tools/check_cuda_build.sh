@@ -3,6 +3,9 @@
 # link with the PyPI nvcc that tools/install.sh uses (FORCE_CUDA=1). Nothing
 # is installed into the active Python: a throwaway venv (with the system site
 # packages, i.e. the installed torch) receives the pinned nvcc packages.
+# PyPI has nvcc for a CUDA 13 torch only (tools/cuda_build_env.py); for a
+# CUDA 12 torch run it with MMUNIREPLK_CUDA_FROM_PIP=0 and a CUDA 12 toolkit
+# in CUDA_HOME.
 #
 #   bash tools/analysis_tools/check_cuda_build.sh            # full build
 #   bash tools/analysis_tools/check_cuda_build.sh --one-file roi_align_cuda.cu
@@ -37,13 +40,17 @@ mkdir -p "$WORKDIR"
 VENV="$WORKDIR/venv"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv --system-site-packages "$VENV"
 VPY="$VENV/bin/python"
-mapfile -t PINS < <("$VPY" "$ROOT/tools/cuda_build_env.py" packages)
+# (the helper's errors must stop the script: neither `mapfile < <(...)` nor
+# `eval "$(...)"` would pass its exit status on)
+PINS_TEXT=$("$VPY" "$ROOT/tools/cuda_build_env.py" packages) || exit 1
+mapfile -t PINS < <(printf '%s' "$PINS_TEXT")
 if [ ${#PINS[@]} -gt 0 ]; then
     log "installing ${PINS[*]} into the throwaway venv"
     "$VPY" -m pip install -q --disable-pip-version-check "${PINS[@]}"
 fi
-eval "$("$VPY" "$ROOT/tools/cuda_build_env.py" exports \
-    --cuda-home-dir "$WORKDIR/cuda-home")"
+EXPORTS=$("$VPY" "$ROOT/tools/cuda_build_env.py" exports \
+    --cuda-home-dir "$WORKDIR/cuda-home") || exit 1
+eval "$EXPORTS"
 log "CUDA_HOME=$CUDA_HOME TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST"
 nvcc --version | tail -2
 
