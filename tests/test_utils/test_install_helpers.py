@@ -111,6 +111,27 @@ def test_system_toolkit_of_another_minor_is_used(cuda_env, tmp_path,
     assert not osp.exists(tmp_path / 'pip-home')
 
 
+
+@pytest.mark.timeout(60)
+def test_packages_and_exports_cli(tmp_path):
+    """The two commands install.sh runs before a build, for a cu126 torch:
+    a 12.4 system toolkit serves; with none, both fixes and exit 1."""
+    home = fake_toolkit(tmp_path / 'cuda-12.4', '12.4.131')
+    env = {'CUDA_HOME': home, 'TORCH_CUDA_ARCH_LIST': '8.0'}
+    proc = run_helper('packages', '--cuda-version', '12.6', env=env)
+    assert (proc.returncode, proc.stdout) == (0, ''), proc.stderr
+    proc = run_helper('exports', '--cuda-version', '12.6', '--cuda-home-dir',
+                      str(tmp_path / 'pip-home'), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == f'export CUDA_HOME={home}'
+    assert 'export TORCH_CUDA_ARCH_LIST=8.0' in proc.stdout.splitlines()
+    assert 'warning' in proc.stderr and '12.4' in proc.stderr
+    env['MMUNIREPLK_CUDA_FROM_PIP'] = '1'  # no system toolkit counts
+    for command in ('packages', 'exports'):
+        proc = run_helper(command, '--cuda-version', '12.6', env=env)
+        assert proc.returncode == 1 and proc.stdout == ''
+        assert 'CUDA_HOME' in proc.stderr and 'TORCH_INDEX_URL' in proc.stderr
+
 @pytest.mark.timeout(60)
 def test_toolkit_lookup_order_and_problems(cuda_env, tmp_path):
     """CUDA_HOME, CUDA_PATH, nvcc on PATH, then the default folder; a
