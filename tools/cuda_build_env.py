@@ -146,7 +146,8 @@ def pinned_packages(cuda_version: Optional[str]) -> List[str]:
     major = version.split('.')[0]
     why = (f'{NO_PYPI_NVCC[major]} holds no nvcc binary'
            if major in NO_PYPI_NVCC else
-           f'no pinned PyPI nvcc packages for CUDA {version}')
+           f'no pinned PyPI nvcc packages for CUDA {version} in '
+           'PINNED_NVCC_PACKAGES of tools/cuda_build_env.py')
     raise ValueError(
         f'no CUDA {major}.x toolkit found for torch built with CUDA '
         f'{cuda_version}, and PyPI cannot give one ({why}). Either install '
