@@ -1,9 +1,13 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Test (evaluate) a detector or segmentor checkpoint.
+"""Test (evaluate) a detector, segmentor or classifier checkpoint.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out PATH]
         [--show] [--show-dir DIR] [--tta] [--json-out FILE]
+        [--no-tf32] [--device {auto,cuda,cpu}]
         [--cfg-options k=v ...] [--launcher pytorch] [--trust-checkpoint]
+
+On a GPU, TF32 is on unless ``--no-tf32`` and the preflight of
+``tools/train.py`` runs first.
 
 The checkpoint is read weights-only; ``--trust-checkpoint`` opts in to full
 unpickling for a file you trust. Prints the metrics and writes them as JSON
@@ -27,13 +31,15 @@ try:
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmunireplk  # noqa: F401
-from mmunireplk.checkpoint import add_trust_argument, set_trust_env
+from mmunireplk.checkpoint import (add_trust_argument, install_safe_loaders,
+                                   set_trust_env)
 from mmunireplk.utils import to_builtin
-from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task, enable_tta,
-                                      init_cpu_distributed)
+from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
+                                      detect_task, enable_tta,
+                                      init_cpu_distributed, prepare_device)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a detector or segmentor')
     parser.add_argument('config', help='test config file path')
@@ -72,9 +78,10 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='test-time augmentation (needs tta_model and tta_pipeline in '
         'the config)')
+    add_device_arguments(parser)
     add_trust_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -117,9 +124,10 @@ def add_prediction_dump(cfg: Config, task: str, out: str) -> None:
         cfg.test_evaluator = [cfg.test_evaluator, dump]
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     set_trust_env(args.trust_checkpoint)
+    install_safe_loaders()
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'Config file not found: {args.config}')
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
@@ -129,6 +137,7 @@ def main() -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     task = detect_task(cfg)
+    messages = prepare_device(args, task)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -144,7 +153,7 @@ def main() -> None:
         enable_tta(cfg)
     if args.out is not None:
         add_prediction_dump(cfg, task, args.out)
-    messages = adapt_to_cpu(cfg, args.launcher)
+    messages += adapt_to_cpu(cfg, args.launcher)
 
     init_cpu_distributed(args.launcher)
     if 'runner_type' in cfg:

@@ -1,13 +1,17 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Train a detector or segmentor from a config (mmdet/mmseg style CLI).
+"""Train a detector, segmentor or classifier from a config (mmdet / mmseg /
+mmpretrain style CLI).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
+        [--amp [{fp16,bf16}]] [--no-tf32] [--device {auto,cuda,cpu}]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
         [--trust-checkpoint]
 
-The task (detection or segmentation) is read off the config. Without CUDA,
-SyncBN becomes BN, distributed runs use gloo and ``--amp`` falls back to
-fp32 with a warning.
+The task is read off the config. On a GPU, TF32 is on unless ``--no-tf32``
+and a preflight runs torch and (for detectors) mmcv's ops on the device
+first; a GPU node whose CUDA is unusable stops with the cause. On the CPU
+(none present, or ``--device cpu`` on purpose) SyncBN becomes BN,
+distributed runs use gloo and ``--amp`` falls back to fp32 with a warning.
 """
 import argparse
 import os
@@ -23,22 +27,26 @@ try:
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmunireplk  # noqa: F401
-from mmunireplk.checkpoint import add_trust_argument, set_trust_env
-from mmunireplk.utils.runtime import (adapt_to_cpu, add_safe_checkpoint_hook,
-                                      detect_task,
-                                      init_cpu_distributed, set_amp,
-                                      use_atomic_checkpoints)
+from mmunireplk.checkpoint import (add_trust_argument, install_safe_loaders,
+                                   set_trust_env)
+from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
+                                      add_safe_checkpoint_hook, detect_task,
+                                      init_cpu_distributed, prepare_device,
+                                      set_amp, use_atomic_checkpoints)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Train a detector or segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp',
-        action='store_true',
-        help='enable automatic mixed precision (needs a CUDA GPU)')
+        nargs='?',
+        const='fp16',
+        choices=['fp16', 'bf16'],
+        help='automatic mixed precision on a CUDA GPU: fp16 (the default of '
+        'a bare --amp, dynamic loss scaling) or bf16 (A100 / H100)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -62,10 +70,11 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    add_device_arguments(parser)
     add_trust_argument(parser)
     # torch.distributed.launch passes --local-rank / --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -76,6 +85,7 @@ def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'Config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
+    messages = prepare_device(args, detect_task(cfg))
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -86,7 +96,7 @@ def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    messages = set_amp(cfg, args.amp)
+    messages += set_amp(cfg, args.amp)
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError('--auto-scale-lr needs auto_scale_lr = dict('
@@ -109,9 +119,10 @@ def build_config(args: argparse.Namespace) -> 'tuple[Config, list]':
     return cfg, messages
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     set_trust_env(args.trust_checkpoint)
+    install_safe_loaders()
     cfg, messages = build_config(args)
     init_cpu_distributed(args.launcher)
     if 'runner_type' in cfg:

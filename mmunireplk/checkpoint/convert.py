@@ -20,7 +20,7 @@ from mmunireplk.models.backbones.unireplknet import (is_backbone_key,
                                                      state_dict_form)
 from mmunireplk.utils.plain import to_builtin
 from .io import add_trust_argument, read_checkpoint, save_checkpoint_atomic
-from .state_dict import check_strict_load, strip_prefix, unwrap_state_dict
+from .state_dict import strip_prefix, unwrap_state_dict
 
 StateDict = Dict[str, torch.Tensor]
 Converter = Callable[..., dict]
@@ -349,7 +349,7 @@ def reparameterize_checkpoint(checkpoint: dict,
 def convert_file(src: str,
                  dst: str,
                  converter: Converter,
-                 config: Optional[str] = None,
+                 check: Optional[Callable[[StateDict], str]] = None,
                  trust: Optional[bool] = None,
                  title: Optional[str] = None,
                  **kwargs) -> ConversionReport:
@@ -360,8 +360,10 @@ def convert_file(src: str,
         dst (str): Output path; written atomically.
         converter (callable): ``converter(checkpoint, report, **kwargs)``
             returning ``dict(meta=..., state_dict=...)``.
-        config (str, optional): Check that the result loads strictly into
-            this config's model before saving.
+        check (callable, optional): ``check(state_dict)`` raises if the
+            result is unusable (e.g. does not load strictly into a config's
+            model: :func:`mmunireplk.apis.builder.check_strict_load`) and
+            returns what it verified, for the report.
         trust (bool, optional): Unpickle ``src`` in full (see
             :func:`~mmunireplk.checkpoint.load_checkpoint_file`).
         title (str, optional): Title of the report.
@@ -377,9 +379,8 @@ def convert_file(src: str,
     report = ConversionReport(f'{title or converter.__name__}: '
                               f'{src} -> {dst}')
     result = converter(read_checkpoint(src, trust=trust), report, **kwargs)
-    if config is not None:
-        check_strict_load(config, result['state_dict'])
-        report.add('verified', f'loads strictly into {config}')
+    if check is not None:
+        report.add('verified', check(result['state_dict']))
     save_checkpoint_atomic(result, dst)
     report.add('saved', f'{len(result["state_dict"])} tensors to {dst}')
     return report

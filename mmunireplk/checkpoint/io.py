@@ -25,10 +25,11 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
+from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .runner_state import restore_runner_state
+from .runner_state import RUNNER_STATE_KEYS, restore_runner_state
 
 TRUST_ENV = 'MMUNIREPLK_TRUST_CHECKPOINT'
 #: File backend name of :class:`AtomicLocalBackend` in mmengine.
@@ -148,11 +149,16 @@ def load_checkpoint_file(filename: str,
 
     Runner state that :class:`~mmunireplk.engine.SafeCheckpointHook` stored
     as plain data is turned back into mmengine objects (see
-    :func:`restore_runner_state`).
+    :func:`restore_runner_state`). That needs the stored tensors on the
+    CPU (numpy arrays, RNG states), so the file is read onto the CPU first
+    and everything else is then moved to ``map_location``: mmengine's
+    ``Runner.resume`` asks for the run's device (``'cuda'`` on a GPU).
 
     Args:
         filename (str): Path of the checkpoint.
-        map_location: As for :func:`torch.load`.
+        map_location: As for :func:`torch.load`. A device (str or
+            :class:`torch.device`) is applied after the runner state is
+            restored; a callable or dict is passed to :func:`torch.load`.
         trust (bool, optional): Unpickle in full (may run code). None
             defers to the ``MMUNIREPLK_TRUST_CHECKPOINT`` environment
             variable.
@@ -173,17 +179,46 @@ def load_checkpoint_file(filename: str,
     if trust:
         print_log(f'Loading {filename} with full unpickling (trusted by '
                   'explicit opt-in): it may run code', logger='current')
+    device = _as_device(map_location)
     try:
-        checkpoint = _torch_load(path, map_location, trust)
+        checkpoint = _torch_load(path, 'cpu' if device else map_location,
+                                 trust)
     except pickle.UnpicklingError as error:
         raise UnsafeCheckpointError(filename, _unsafe_globals(path),
                                     str(error)) from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise RuntimeError(f'Cannot read checkpoint {filename}: {error} '
                            '(truncated or not a torch checkpoint?)') from None
-    if isinstance(checkpoint, dict):
-        restore_runner_state(checkpoint)
-    return checkpoint
+    if not isinstance(checkpoint, dict):
+        return _to_device(checkpoint, device)
+    restore_runner_state(checkpoint)
+    return {
+        key: value if key in RUNNER_STATE_KEYS else _to_device(value, device)
+        for key, value in checkpoint.items()
+    }
+
+
+def _as_device(map_location) -> Optional[torch.device]:
+    """The device a ``map_location`` names, or None when it is a callable
+    or a dict (or None / the CPU: nothing to move)."""
+    if isinstance(map_location, (str, torch.device)):
+        device = torch.device(map_location)
+        return None if device.type == 'cpu' else device
+    return None
+
+
+def _to_device(value, device: Optional[torch.device]):
+    """Tensors of nested dicts / lists / tuples moved to ``device``."""
+    if device is None:
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return type(value)((k, _to_device(v, device))
+                           for k, v in value.items())
+    if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
+        return type(value)(_to_device(v, device) for v in value)
+    return value
 
 
 def load_url_checkpoint(url: str,
@@ -191,13 +226,31 @@ def load_url_checkpoint(url: str,
                         model_dir: Optional[str] = None,
                         trust: Optional[bool] = None) -> dict:
     """Download a checkpoint into torch's hub cache, then read it as
-    :func:`load_checkpoint_file` does (weights-only by default)."""
+    :func:`load_checkpoint_file` does (weights-only by default).
+
+    In a distributed run only the first process of each node downloads
+    (``LOCAL_RANK`` 0); the others wait for it and read the cached file.
+    """
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
-    os.makedirs(model_dir, exist_ok=True)
     cached = osp.join(model_dir, osp.basename(url.split('?')[0]))
-    if not osp.isfile(cached):
+    rank, world_size = get_dist_info()
+    downloads = int(os.environ.get('LOCAL_RANK', rank)) == 0
+    error: Optional[BaseException] = None
+    if downloads and not osp.isfile(cached):
+        os.makedirs(model_dir, exist_ok=True)
         print_log(f'Downloading {url} to {cached}', logger='current')
-        torch.hub.download_url_to_file(url, cached, progress=True)
+        try:
+            # writes a temporary file and renames it into place
+            torch.hub.download_url_to_file(url, cached, progress=True)
+        except Exception as err:  # the others must not wait forever
+            error = err
+    if world_size > 1:
+        barrier()
+    if error is not None:
+        raise error
+    if not osp.isfile(cached):
+        raise RuntimeError(f'{url} was not downloaded to {cached} by the '
+                           'first process of this node (see its log)')
     return load_checkpoint_file(cached, map_location, trust)
 
 
@@ -259,21 +312,28 @@ def save_checkpoint_atomic(checkpoint: dict, filename: str) -> None:
     AtomicLocalBackend().put(buffer.getvalue(), filename)
 
 
-def register_with_mmengine() -> None:
-    """What importing ``mmunireplk`` changes in mmengine (idempotent).
+def register_atomic_backend() -> None:
+    """Register :class:`AtomicLocalBackend` as mmengine's file backend
+    ``'mmunireplk_atomic_local'`` (a new name; nothing is replaced)."""
+    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 
-    - mmengine's checkpoint loaders for local paths (the ``''`` scheme) and
-      ``http://`` / ``https://`` URLs become :func:`load_checkpoint_file` /
-      :func:`load_url_checkpoint`: ``load_from``, ``--resume``,
-      ``tools/test.py CKPT`` and mmdet's / mmseg's / mmpretrain's own tools
-      then read weights-only with the minimal allow-list, restore plain
-      runner state, and refuse anything else clearly. (mmengine 0.10.7
-      calls ``torch.load`` without ``weights_only``; torch >= 2.6 then
-      loads weights-only without the allow-list and fails on mmengine's
-      own runner state.)
-    - the file backend ``'mmunireplk_atomic_local'`` (atomic writes), which
-      our tools select for the CheckpointHook.
-    Other schemes (``s3://``, ``openmmlab://`` ...) are left as they are.
+
+def install_safe_loaders() -> None:
+    """Make mmengine read local and http(s) checkpoints weights-only, in
+    this process (idempotent).
+
+    mmengine's checkpoint loaders for local paths (the ``''`` scheme) and
+    ``http://`` / ``https://`` URLs become :func:`load_checkpoint_file` /
+    :func:`load_url_checkpoint`: ``load_from`` and ``--resume`` then read
+    weights-only with the minimal allow-list, restore plain runner state,
+    and refuse anything else clearly. (mmengine 0.10.7 calls ``torch.load``
+    without ``weights_only``; torch >= 2.6 then loads weights-only without
+    the allow-list and fails on mmengine's own runner state.) Other schemes
+    (``s3://``, ``openmmlab://`` ...) are left as they are.
+
+    Called by :class:`~mmunireplk.engine.SafeCheckpointHook` when a config
+    builds it (so mmdet's, mmseg's and mmpretrain's own tools get it with
+    our configs) and by our tools; importing ``mmunireplk`` does not.
     """
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_checkpoint_file, force=True)
@@ -281,4 +341,3 @@ def register_with_mmengine() -> None:
         prefixes=('http://', 'https://'),
         loader=load_url_checkpoint,
         force=True)
-    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)

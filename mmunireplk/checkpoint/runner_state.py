@@ -10,15 +10,18 @@ strings and containers (what weights-only loading reads), and
 ``Runner.resume`` expects, with the same values and dtypes.
 """
 import random
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.logging import HistoryBuffer
 
 #: Marks a message-hub state dict stored as plain data (format version).
 PLAIN_HUB_KEY = 'mmunireplk_plain'
 #: Top-level checkpoint key of the RNG states.
 RNG_STATE_KEY = 'rng_state'
+#: Top-level checkpoint keys of runner state, restored on the CPU.
+RUNNER_STATE_KEYS = ('message_hub', 'meta', RNG_STATE_KEY)
 _ARRAY_KEY = '__ndarray__'
 
 
@@ -38,7 +41,7 @@ def _array_to_plain(array: np.ndarray) -> dict:
 def _array_from_plain(value: dict) -> np.ndarray:
     data = value[_ARRAY_KEY]
     if isinstance(data, torch.Tensor):
-        data = data.numpy()
+        data = data.cpu().numpy()
     return np.asarray(data, dtype=np.dtype(value['dtype'])).reshape(
         value['shape'])
 
@@ -69,24 +72,68 @@ def from_plain(value: Any) -> Any:
 
 
 def get_rng_state() -> dict:
-    """The python, numpy and torch (and CUDA) RNG states as plain data."""
+    """This process's python, numpy and torch RNG states as plain data, with
+    the CUDA state of its current device when CUDA is in use."""
     state = dict(
         python=random.getstate(),
         numpy=to_plain(np.random.get_state()),
         torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state['cuda'] = torch.cuda.get_rng_state_all()
+        state['cuda'] = torch.cuda.get_rng_state()
     return state
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore what :func:`get_rng_state` returned."""
+    """Restore what :func:`get_rng_state` returned.
+
+    The CUDA state goes to the current device. States written before it
+    was stored per device (a list of every visible device's state) give
+    the current device's entry, if the list has one.
+    """
     python = state['python']
     random.setstate((python[0], tuple(python[1]), python[2]))
     np.random.set_state(from_plain(state['numpy']))
-    torch.set_rng_state(state['torch'])
-    if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
+    torch.set_rng_state(_cpu_byte_tensor(state['torch']))
+    cuda = state.get('cuda')
+    if cuda is None or not torch.cuda.is_available():
+        return
+    if isinstance(cuda, (list, tuple)):
+        index = torch.cuda.current_device()
+        if index >= len(cuda):
+            return
+        cuda = cuda[index]
+    torch.cuda.set_rng_state(_cpu_byte_tensor(cuda))
+
+
+def _cpu_byte_tensor(value: torch.Tensor) -> torch.Tensor:
+    """torch's RNG setters take CPU uint8 tensors only."""
+    return value.to(device='cpu', dtype=torch.uint8)
+
+
+def rank_rng_states(states: List[dict]) -> dict:
+    """The RNG entry of a checkpoint: one state per process of the run."""
+    return dict(world_size=len(states), ranks=list(states))
+
+
+def rng_state_of_rank(entry: dict, rank: int,
+                      world_size: int) -> Tuple[Optional[dict], str]:
+    """The state that process ``rank`` of ``world_size`` restores from a
+    checkpoint's RNG entry, or None and the reason why none applies.
+
+    An entry of another world size does not apply: the processes would
+    draw other numbers than in the uninterrupted run whatever is restored,
+    and giving every process the same state would make their random
+    augmentations identical. Entries written by single-process runs before
+    states were stored per rank (one bare state) count as world size 1.
+    """
+    if 'ranks' in entry:
+        saved_size, states = entry['world_size'], entry['ranks']
+    else:
+        saved_size, states = 1, [entry]
+    if saved_size != world_size:
+        return None, (f'the checkpoint holds the RNG states of {saved_size} '
+                      f'process(es), this run has {world_size}')
+    return states[rank], ''
 
 
 def runner_state_to_plain(checkpoint: dict) -> dict:
@@ -133,8 +180,6 @@ def restore_runner_state(checkpoint: dict) -> dict:
     hub = checkpoint.get('message_hub')
     if not (isinstance(hub, dict) and PLAIN_HUB_KEY in hub):
         return checkpoint
-    from mmengine.logging import HistoryBuffer
-
     scalars = {}
     for key, value in hub['log_scalars'].items():
         if isinstance(value, dict) and 'log_history' in value:

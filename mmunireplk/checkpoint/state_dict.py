@@ -159,21 +159,6 @@ def load_strict(model: nn.Module,
                                  '; '.join(parts) + f' ({hint})')
 
 
-def check_strict_load(config: Union[str, Config],
-                      state_dict: StateDict,
-                      source: str = 'The converted weights') -> None:
-    """Build the model of a detection / segmentation / classification
-    config (no pretrained download, SyncBN as BN) and load ``state_dict``
-    into it strictly (see :func:`load_strict`)."""
-    # Imported here: the analysis builder imports this package.
-    from mmunireplk.analysis.builder import build_model_from_config
-
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    model = build_model_from_config(cfg, state_dict=state_dict)
-    name = config if isinstance(config, str) else cfg.filename or 'config'
-    load_strict(model, state_dict, source, f'the model of {name}')
-
-
 def load_backbone_state_dict(model: nn.Module,
                              state_dict: StateDict,
                              source: str = 'checkpoint',

@@ -8,6 +8,9 @@ from mmengine.logging import MMLogger
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.heads import ClsHead
 
+from mmunireplk.checkpoint import read_checkpoint, unwrap_state_dict
+from mmunireplk.checkpoint.convert import strip_ddp_prefix
+from mmunireplk.checkpoint.imagenet import is_public_imagenet_layout
 from mmunireplk.registry import MODELS
 
 # public-file key -> attribute of this head
@@ -110,9 +113,6 @@ class UniRepLKNetClsHead(ClsHead):
                          filename: str,
                          reinit_mismatched_head: bool = False,
                          trust: Optional[bool] = None) -> None:
-        from mmunireplk.checkpoint import read_checkpoint, unwrap_state_dict
-        from mmunireplk.checkpoint.convert import strip_ddp_prefix
-        from mmunireplk.checkpoint.imagenet import is_public_imagenet_layout
         # a local path or an http(s) URL (the configs name the public
         # files on the Hugging Face hub), read weights-only unless trusted
         checkpoint = read_checkpoint(filename, 'cpu', trust)

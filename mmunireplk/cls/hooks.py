@@ -2,6 +2,7 @@
 """Accept the public ImageNet files wherever a runner loads a checkpoint."""
 from mmengine.hooks import Hook
 
+from mmunireplk.checkpoint import ConversionReport
 from mmunireplk.checkpoint.imagenet import (convert_imagenet_checkpoint,
                                             is_public_imagenet_layout)
 from mmunireplk.registry import HOOKS
@@ -25,7 +26,6 @@ class ImageNetCheckpointHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not is_public_imagenet_layout(checkpoint):
             return
-        from mmunireplk.checkpoint import ConversionReport
         report = ConversionReport('public ImageNet checkpoint -> mmpretrain')
         converted = convert_imagenet_checkpoint(checkpoint, report=report)
         checkpoint.clear()

@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 
 from mmunireplk.det import generate_demo_coco
+from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint import (convert_file, convert_mmdet2_checkpoint,
                                    legacy_ema_key, load_checkpoint_file)
 from tests.helpers import load_tool
@@ -254,7 +255,8 @@ def test_mmdet2_checkpoint_converts_and_loads_strictly(tmp_path, mmdet_scope):
     for use_ema, offset in ((False, 0), (True, 1)):
         dst = str(tmp_path / f'converted_{use_ema}.pth')
         report = convert_file(src, dst, convert_mmdet2_checkpoint,
-                              DEMO_CONFIG, ema_buffers=use_ema).format()
+                              strict_load_check(DEMO_CONFIG),
+                              ema_buffers=use_ema).format()
         assert 'loads strictly into' in report and 'renamed keys' in report
         assert 'dropped EMA buffers' in report and 'optimizer' in report
         converted = torch.load(dst, weights_only=True)

@@ -20,6 +20,7 @@ except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmunireplk.checkpoint import convert_file, convert_mmdet2_checkpoint
+from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint.convert import converter_parser
 
 
@@ -36,7 +37,7 @@ def main(argv=None) -> None:
             args.src,
             args.dst,
             convert_mmdet2_checkpoint,
-            config=args.config,
+            check=strict_load_check(args.config),
             trust=args.trust_checkpoint or None,
             title='mmdet 2.x -> 3.x',
             ema_buffers=args.ema_buffers))

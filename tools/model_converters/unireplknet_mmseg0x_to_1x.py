@@ -19,6 +19,7 @@ except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmunireplk.checkpoint import convert_file, convert_mmseg0x_checkpoint
+from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint.convert import converter_parser
 
 
@@ -31,7 +32,7 @@ def main(argv=None) -> None:
             args.src,
             args.dst,
             convert_mmseg0x_checkpoint,
-            config=args.config,
+            check=strict_load_check(args.config),
             trust=args.trust_checkpoint or None,
             title='mmseg 0.x -> 1.x'))
 

@@ -22,6 +22,7 @@ except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmunireplk.checkpoint import convert_file, reparameterize_checkpoint
+from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint.convert import converter_parser
 
 
@@ -39,7 +40,7 @@ def main(argv=None) -> None:
             args.src,
             args.dst,
             reparameterize_checkpoint,
-            config=args.config,
+            check=strict_load_check(args.config),
             trust=args.trust_checkpoint or None,
             title='reparameterize',
             prefix=args.prefix))

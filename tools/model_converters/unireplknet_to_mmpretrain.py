@@ -23,6 +23,7 @@ except ImportError:  # run from a checkout that is not pip-installed
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmunireplk.checkpoint import (ConversionReport,
                                    convert_imagenet_checkpoint, convert_file)
+from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint.convert import converter_parser
 
 
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
             args.src,
             args.dst,
             convert_with_imagenet_classes,
-            config=args.config,
+            check=strict_load_check(args.config),
             trust=args.trust_checkpoint or None,
             title='public ImageNet -> mmpretrain'))
 

@@ -1,0 +1,188 @@
+# Copyright (c) mmunireplk contributors. All rights reserved.
+"""What the train / test tools do on GPU machines, simulated on the CPU:
+a GPU node whose CUDA is unusable stops with the cause (no silent CPU
+run), the preflight catches an mmcv without ops for the GPU, TF32 is on by
+default and ``--amp`` takes a dtype."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmunireplk.utils import runtime
+from mmunireplk.utils.runtime import (CudaUnusableError, check_mmcv_ops,
+                                      gpu_node_signs, resolve_device,
+                                      set_amp)
+from tests.helpers import REPO, load_tool
+
+pytestmark = pytest.mark.timeout(60)
+
+DET_CONFIG = osp.join(
+    REPO, 'configs', '_demo_',
+    'cascade-mask-rcnn_unireplknet-a_fpn_4conv1fc-giou_det-demo.py')
+SEG_CONFIG = osp.join(REPO, 'configs', '_demo_',
+                      'upernet_unireplknet-a_seg-demo.py')
+DRIVER_TOO_OLD = ('The NVIDIA driver on your system is too old (found '
+                  'version 11040).')
+
+
+@pytest.fixture
+def gpu_node(tmp_path, monkeypatch):
+    """A node with NVIDIA device files whose CUDA torch cannot use."""
+    dev = tmp_path / 'dev'
+    dev.mkdir()
+    (dev / 'nvidia0').touch()
+    monkeypatch.setattr(runtime, 'gpu_node_signs',
+                        lambda env=None, dev_dir='/dev':
+                        gpu_node_signs({}, str(dev)))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.version, 'cuda', '13.0')
+
+    def init():
+        raise RuntimeError(DRIVER_TOO_OLD)
+
+    monkeypatch.setattr(torch.cuda, 'init', init)
+    return str(dev)
+
+
+@pytest.fixture
+def cuda_available(monkeypatch):
+    """torch reports one usable GPU; kernels are not run (no GPU here)."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    monkeypatch.setattr(runtime, 'check_torch_cuda', lambda device: None)
+    matmul, cudnn = (torch.backends.cuda.matmul.allow_tf32,
+                     torch.backends.cudnn.allow_tf32)
+    yield
+    torch.backends.cuda.matmul.allow_tf32 = matmul
+    torch.backends.cudnn.allow_tf32 = cudnn
+
+
+def test_gpu_node_signs(tmp_path):
+    dev = tmp_path / 'dev'
+    dev.mkdir()
+    assert gpu_node_signs({'PATH': ''}, str(dev)) == []
+    (dev / 'nvidia0').touch()
+    (dev / 'nvidiactl').touch()
+    assert gpu_node_signs({'PATH': ''}, str(dev)) == [
+        f'1 NVIDIA device file(s) in {dev}'
+    ]
+    signs = gpu_node_signs({'PATH': '', 'CUDA_VISIBLE_DEVICES': '7',
+                            'SLURM_JOB_GPUS': '0,1'}, str(tmp_path))
+    assert signs == ['CUDA_VISIBLE_DEVICES=7', 'SLURM_JOB_GPUS=0,1']
+    # hidden on purpose
+    assert gpu_node_signs({'PATH': '', 'CUDA_VISIBLE_DEVICES': ''},
+                          str(dev)) == []
+    fake_bin = tmp_path / 'bin'
+    fake_bin.mkdir()
+    (fake_bin / 'nvidia-smi').write_text('#!/bin/sh\n')
+    (fake_bin / 'nvidia-smi').chmod(0o755)
+    assert gpu_node_signs({'PATH': str(fake_bin)},
+                          str(tmp_path)) == ['nvidia-smi on PATH']
+
+
+def test_unusable_cuda_on_a_gpu_node_is_an_error(gpu_node):
+    with pytest.raises(CudaUnusableError) as error:
+        resolve_device('auto')
+    message = str(error.value)
+    assert 'NVIDIA device file' in message and 'too old' in message
+    assert '--device cpu' in message
+    # the CPU on purpose
+    assert resolve_device('cpu') == 'cpu'
+
+
+def test_machine_without_gpus_runs_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert resolve_device('auto', env={'PATH': ''},
+                          dev_dir=str(tmp_path)) == 'cpu'
+    with pytest.raises(CudaUnusableError, match='--device cuda'):
+        resolve_device('cuda', env={'PATH': ''}, dev_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="'auto', 'cuda' or 'cpu'"):
+        resolve_device('gpu')
+
+
+def test_cpu_on_purpose_refused_when_torch_already_uses_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    with pytest.raises(CudaUnusableError, match='CUDA_VISIBLE_DEVICES='):
+        resolve_device('cpu')
+
+
+def test_train_tool_stops_on_a_gpu_node_with_unusable_cuda(
+        gpu_node, tmp_path):
+    tool = load_tool('tools/train.py')
+    args = tool.parse_args([DET_CONFIG, '--work-dir', str(tmp_path)])
+    with pytest.raises(CudaUnusableError, match='too old'):
+        tool.build_config(args)
+    # --device cpu trains on the CPU on purpose, with the CPU adaptations
+    args = tool.parse_args(
+        [DET_CONFIG, '--work-dir', str(tmp_path), '--device', 'cpu'])
+    cfg, _ = tool.build_config(args)
+    assert cfg.work_dir == str(tmp_path)
+
+
+def test_test_tool_stops_on_a_gpu_node_with_unusable_cuda(
+        gpu_node, tmp_path):
+    tool = load_tool('tools/test.py')
+    checkpoint = tmp_path / 'weights.pth'
+    torch.save(dict(state_dict={}), checkpoint)
+    with pytest.raises(CudaUnusableError, match='too old'):
+        tool.main([SEG_CONFIG, str(checkpoint)])
+
+
+def test_preflight_stops_a_detector_when_mmcv_lacks_cuda_ops(
+        cuda_available, monkeypatch, tmp_path):
+    monkeypatch.setattr(runtime, 'get_compiling_cuda_version',
+                        lambda: 'not available')
+    tool = load_tool('tools/train.py')
+    args = tool.parse_args([DET_CONFIG, '--work-dir', str(tmp_path)])
+    with pytest.raises(CudaUnusableError) as error:
+        tool.build_config(args)
+    assert 'without CUDA ops' in str(error.value)
+    assert 'TORCH_CUDA_ARCH_LIST' in str(error.value)
+
+
+def test_mmcv_ops_check(monkeypatch):
+    check_mmcv_ops('cpu')  # the real ops run and agree with themselves
+
+    def no_kernel(*args, **kwargs):
+        raise RuntimeError('CUDA error: no kernel image is available for '
+                           'execution on the device')
+
+    monkeypatch.setattr(runtime, 'nms', no_kernel)
+    with pytest.raises(CudaUnusableError) as error:
+        check_mmcv_ops('cpu')
+    assert 'no kernel image' in str(error.value)
+    assert 'TORCH_CUDA_ARCH_LIST' in str(error.value)
+
+
+def test_tf32_on_by_default_on_cuda(cuda_available, tmp_path):
+    tool = load_tool('tools/train.py')
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    args = tool.parse_args([SEG_CONFIG, '--work-dir', str(tmp_path)])
+    _, messages = tool.build_config(args)
+    assert torch.backends.cuda.matmul.allow_tf32
+    assert torch.backends.cudnn.allow_tf32
+    assert any('TF32' in m and 'on' in m for m in messages)
+
+    args = tool.parse_args(
+        [SEG_CONFIG, '--work-dir', str(tmp_path), '--no-tf32'])
+    tool.build_config(args)
+    assert not torch.backends.cuda.matmul.allow_tf32
+    assert not torch.backends.cudnn.allow_tf32
+
+
+def test_amp_dtype(cuda_available, tmp_path):
+    tool = load_tool('tools/train.py')
+    args = tool.parse_args(
+        [SEG_CONFIG, '--work-dir', str(tmp_path), '--amp', 'bf16'])
+    cfg, _ = tool.build_config(args)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+    args = tool.parse_args([SEG_CONFIG, '--work-dir', str(tmp_path), '--amp'])
+    cfg, _ = tool.build_config(args)
+    assert cfg.optim_wrapper.dtype == 'float16'
+    with pytest.raises(SystemExit):
+        tool.parse_args([SEG_CONFIG, '--amp', 'fp8'])
+    with pytest.raises(ValueError, match='AMP dtype'):
+        set_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))), 'fp8')
