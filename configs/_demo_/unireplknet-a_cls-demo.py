@@ -1,13 +1,14 @@
 # CPU demo of the UniRepLKNet classification recipe: UniRepLKNet-A (atto)
 # trained from scratch on the generated 5-class ImageNet-folder demo data
-# (mmunireplk.cls.generate_demo_imagenet). Same classifier, optimiser,
-# evaluation transform and metrics as the ImageNet configs, scaled down:
-# 64x64 images (test: shorter side int(64 / 0.875) = 73, centre crop 64),
-# lighter augmentation, no mixup, plain BN, 10 epochs.
+# (`python tools/demo_cls.py` generates it, trains and reports top-1 /
+# top-5). Same classifier, optimiser, evaluation transform and metrics as
+# the ImageNet configs, scaled down: 64x64 images (test: shorter side
+# int(64 / 0.875) = 73, centre crop 64), lighter augmentation, no mixup,
+# plain BN, 10 epochs.
 _base_ = '../unireplknet/unireplknet-a_32xb128_in1k.py'
 
 data_root = 'data/imagenet_demo'
-num_classes = 5  # mmunireplk.cls.DEMO_CLASSES
+num_classes = 5  # the class folders of the generated data
 img_size = 64
 max_epochs = 10
 

@@ -6,7 +6,13 @@
 # to (256, 96), narrow heads, plain BN (no GPU), 200 iterations.
 _base_ = '../unireplknet/upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py'
 
-from mmunireplk.seg.demo_data import DEMO_CLASSES, DEMO_PALETTE  # noqa: E402
+# The classes of the generated data (tools/demo_seg.py writes it) and the
+# RGB colour each is drawn in (the visualiser's palette); raw label 0, the
+# background, is no class.
+DEMO_CLASSES = ('red_disc', 'green_box', 'blue_stripes', 'yellow_ring',
+                'purple_checker')
+DEMO_PALETTE = [(220, 40, 40), (40, 190, 60), (50, 70, 220), (230, 210, 40),
+                (160, 60, 200)]
 
 data_root = 'data/seg_demo'
 num_classes = len(DEMO_CLASSES)  # raw label 0 is ignored

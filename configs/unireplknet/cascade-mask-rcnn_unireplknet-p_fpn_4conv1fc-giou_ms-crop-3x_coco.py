@@ -1,8 +1,12 @@
 # Cascade Mask R-CNN + UniRepLKNet-P (pico, ImageNet-1K), COCO, 3x.
 # Not published by the paper: the T recipe with this backbone; params / FLOPs
 # measured in docs/classification.md ("Small models downstream").
-_base_ = \
-    './cascade-mask-rcnn_unireplknet-t_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
+_base_ = [
+    '../_base_/models/cascade-mask-rcnn_unireplknet_fpn_4conv1fc-giou.py',
+    '../_base_/datasets/coco-instance_ms-crop.py',
+    '../_base_/schedules/schedule_adamw-lrd_3x.py',
+    '../_base_/default_runtime_det.py',
+]
 
 checkpoint_file = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/unireplknet_p_in1k_224_acc80.23.pth'  # noqa
 # Drop path: the published detection rates are the ImageNet rate + 0.1

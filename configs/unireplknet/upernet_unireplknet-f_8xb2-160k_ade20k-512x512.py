@@ -1,12 +1,20 @@
 # UPerNet + UniRepLKNet-F (femto, ImageNet-1K), ADE20K 512x512, 160k.
 # Not published by the paper: the T recipe with this backbone; params / FLOPs
 # measured in docs/classification.md ("Small models downstream").
-_base_ = './upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py'
+_base_ = [
+    '../_base_/models/upernet_unireplknet.py',
+    '../_base_/datasets/ade20k_512x512.py',
+    '../_base_/schedules/schedule_adamw-lrd_poly_160k.py',
+    '../_base_/default_runtime_seg.py',
+]
 
 checkpoint_file = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/unireplknet_f_in1k_224_acc78.58.pth'  # noqa
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
 # Drop path: T uses its ImageNet rate (0.2); femto trained with 0.0,
 # kept at least 0.1 for the 160k-iteration schedule.
 model = dict(
+    data_preprocessor=data_preprocessor,
     backbone=dict(
         arch='femto',
         drop_path_rate=0.1,

@@ -1,9 +1,17 @@
 # UPerNet + UniRepLKNet-S (ImageNet-1K), ADE20K 512x512, 160k iterations.
 # Published: mIoU 50.5 / 51.0 (ss / ms), 86M params, 1036G FLOPs.
-_base_ = './upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py'
+_base_ = [
+    '../_base_/models/upernet_unireplknet.py',
+    '../_base_/datasets/ade20k_512x512.py',
+    '../_base_/schedules/schedule_adamw-lrd_poly_160k.py',
+    '../_base_/default_runtime_seg.py',
+]
 
 checkpoint_file = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/unireplknet_s_in1k_224_acc83.91.pth'  # noqa
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
 model = dict(
+    data_preprocessor=data_preprocessor,
     backbone=dict(
         arch='small',
         drop_path_rate=0.3,

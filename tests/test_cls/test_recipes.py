@@ -1,9 +1,13 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Every classification config reproduces RECIPES.md value by value."""
+"""Every classification config carries the published recipe value by value;
+the deploy variants and the other input sizes fit them."""
+import glob
+import os.path as osp
+
 import pytest
 from mmengine.config import Config
 
-from .conftest import HF, config_path
+from .conftest import CONFIG_DIR, HF, config_path
 
 DIMS = {'atto': 320, 'femto': 384, 'pico': 512, 'nano': 640, 'tiny': 640,
         'small': 768, 'base': 1024, 'large': 1536, 'xlarge': 2048}
@@ -239,3 +243,64 @@ def test_layer_decay_groups_of_finetune(mmpretrain_scope):
     assert scales['backbone.downsample_layers.0.0.weight'][0] == \
         pytest.approx(5e-5 * 0.8**13)
     assert scales['backbone.stages.2.0.gamma'][1] == 0.  # 1-D: no decay
+
+
+# The published configs: ImageNet-1K at 224 and 22K -> 1K at 384.
+PUBLISHED = [f'unireplknet-{name}_32xb128_in1k' for name in IN1K] + [
+    f'unireplknet-{name}_in21k-pre_8xb64_in1k-384px' for name in FT384
+]
+
+
+def deploy_path(name: str) -> str:
+    arch, rest = name.split('_', 1)
+    return osp.join(CONFIG_DIR, 'deploy', f'{arch}-deploy_{rest}.py')
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('name', PUBLISHED)
+def test_deploy_config_is_the_recipe_in_deploy_form(name):
+    """Each published config has a deploy config; it resolves to the
+    training config with ``model.backbone.deploy=True`` and nothing else."""
+    cfg = Config.fromfile(deploy_path(name))
+    expected = Config.fromfile(config_path(name + '.py'))
+    assert expected.model.backbone.deploy is False
+    expected.model.backbone.deploy = True
+    assert cfg.to_dict() == expected.to_dict()
+
+
+@pytest.mark.timeout(30)
+def test_deploy_configs_are_the_published_ones():
+    found = glob.glob(osp.join(CONFIG_DIR, 'deploy', 'unireplknet-*'))
+    assert sorted(found) == sorted(deploy_path(name) for name in PUBLISHED)
+
+
+@pytest.mark.timeout(60)
+def test_deploy_config_builds_deploy_backbone(mmpretrain_scope):
+    from .conftest import build_classifier
+    cfg = Config.fromfile(deploy_path('unireplknet-t_32xb128_in1k'))
+    cfg.merge_from_dict({'model.backbone.arch': 'atto',
+                         'model.head.in_channels': 320})
+    keys = build_classifier(cfg, device='meta').backbone.state_dict().keys()
+    assert 'stages.2.0.dwconv.lk_origin.bias' in keys
+    assert not any('origin_bn' in k or 'dil_conv' in k for k in keys)
+
+
+@pytest.mark.parametrize('config,size', [
+    ('unireplknet-s_in21k-pre_8xb64_in1k-384px.py', 384),
+    ('unireplknet-l_32xb128_in21k-192px.py', 192),
+    ('unireplknet-xl_32xb128_in21k-192px.py', 192),
+])
+@pytest.mark.timeout(60)
+def test_other_sizes_keep_the_recipe_augmentation(config, size):
+    """The 384 and 192 configs take the 224 training pipeline with only the
+    crop size changed."""
+    base = Config.fromfile(config_path('unireplknet-s_32xb128_in1k.py'))
+    cfg = Config.fromfile(config_path(config))
+    got = cfg.train_dataloader.dataset.pipeline
+    want = base.train_dataloader.dataset.pipeline
+    assert len(got) == len(want)
+    for step, base_step in zip(got, want):
+        if step.type == 'RandomResizedCrop':
+            assert step.scale == size
+            step = dict(step, scale=base_step.scale)
+        assert step == base_step

@@ -1,5 +1,8 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""The six COCO configs reproduce every recipe value of RECIPES.md."""
+"""The six published COCO configs carry every value of the published
+recipe; their deploy variants and the demo config fit them."""
+import glob
+import json
 import os.path as osp
 
 import pytest
@@ -51,7 +54,8 @@ def test_recipe_values(name, mmdet_scope):
     arch, dims, dpr, decay, ema, ckpt, params = RECIPES[name]
     cfg = Config.fromfile(config_path(name))
     assert cfg.default_scope == 'mmdet'
-    assert 'mmunireplk.det' in cfg.custom_imports.imports
+    # mmunireplk registers everything a detection config uses
+    assert cfg.custom_imports.imports == ['mmunireplk']
 
     backbone = cfg.model.backbone
     assert backbone.type == 'mmunireplk.UniRepLKNet'
@@ -142,9 +146,32 @@ def test_recipe_values(name, mmdet_scope):
     assert abs(count - params) / params < 0.015, count
 
 
-def test_deploy_flag_builds_deploy_backbone(mmdet_scope):
-    cfg = Config.fromfile(config_path('t'))
-    cfg.merge_from_dict({'model.backbone.deploy': True})
+def deploy_path(name: str) -> str:
+    return osp.join(CONFIG_DIR, 'deploy',
+                    f'cascade-mask-rcnn_unireplknet-{name}-deploy{SUFFIX}')
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('name', list(RECIPES))
+def test_deploy_config_is_the_recipe_in_deploy_form(name):
+    """Each published config has a deploy config; it resolves to the
+    training config with ``model.backbone.deploy=True`` and nothing else."""
+    cfg = Config.fromfile(deploy_path(name))
+    expected = Config.fromfile(config_path(name))
+    assert expected.model.backbone.deploy is False
+    expected.model.backbone.deploy = True
+    assert cfg.to_dict() == expected.to_dict()
+
+
+@pytest.mark.timeout(30)
+def test_deploy_configs_are_the_published_ones():
+    found = glob.glob(osp.join(CONFIG_DIR, 'deploy', 'cascade-mask-rcnn_*'))
+    assert sorted(found) == sorted(deploy_path(name) for name in RECIPES)
+
+
+@pytest.mark.timeout(60)
+def test_deploy_config_builds_deploy_backbone(mmdet_scope):
+    cfg = Config.fromfile(deploy_path('t'))
     model = build_detector(cfg)
     keys = model.backbone.state_dict().keys()
     assert 'stages.2.0.dwconv.lk_origin.bias' in keys
@@ -188,3 +215,52 @@ def test_demo_config_keeps_the_recipe_heads(mmdet_scope):
     assert [t.type for t in cfg.train_pipeline][2:4] == [
         'RandomFlip', 'RandomChoice'
     ]
+
+
+@pytest.mark.timeout(120)
+def test_demo_classes_are_those_of_the_generated_data(mmdet_scope, demo_root):
+    """The demo config names its classes literally; they are the category
+    names of the generated COCO files, in category-id order (mmdet maps
+    annotations to classes by these names), one palette colour each."""
+    cfg = Config.fromfile(DEMO_CONFIG)
+    with open(osp.join(demo_root, 'annotations', 'instances_val.json')) as f:
+        categories = sorted(json.load(f)['categories'], key=lambda c: c['id'])
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        metainfo = loader.dataset.metainfo
+        assert tuple(metainfo.classes) == tuple(c['name'] for c in categories)
+        assert len(metainfo.palette) == len(metainfo.classes)
+    assert all(head.num_classes == len(categories)
+               for head in cfg.model.roi_head.bbox_head)
+
+
+def all_config_files():
+    """Every config of the repository: shipped, deploy, demo and bases."""
+    return sorted(
+        glob.glob(
+            osp.join(osp.dirname(CONFIG_DIR), '**', '*.py'), recursive=True))
+
+
+@pytest.mark.timeout(120)
+def test_no_config_asks_for_deterministic_algorithms():
+    """``randomness.deterministic=True`` makes mmengine call
+    ``torch.use_deterministic_algorithms(True)`` for the whole process: on
+    a GPU every CUDA op without a deterministic kernel then raises (and
+    cuBLAS asks for CUBLAS_WORKSPACE_CONFIG). Seeds are fine.
+
+    mmdet's, mmseg's and mmpretrain's defaults arrive through our runtime
+    bases; any other file can only ask for it by naming it, so those two
+    kinds are resolved (resolving all 60-odd files takes minutes)."""
+    root = osp.dirname(CONFIG_DIR)
+    paths = []
+    for path in all_config_files():
+        with open(path) as f:
+            if 'deterministic' in f.read() or osp.basename(path).startswith(
+                    'default_runtime'):
+                paths.append(path)
+    assert len(paths) >= 3  # the runtime bases of the three tasks
+    offenders = []
+    for path in paths:
+        randomness = Config.fromfile(path).get('randomness') or {}
+        if randomness.get('deterministic'):
+            offenders.append(osp.relpath(path, root))
+    assert not offenders

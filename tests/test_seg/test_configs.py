@@ -8,7 +8,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import PARAM_SCHEDULERS
 
-from .conftest import CONFIG_DIR
+from tests.helpers import load_tool
+
+from .conftest import CONFIG_DIR, DEMO_CONFIG
 
 HF = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/'
 # name: (arch, dims, crop, drop path, decay rate, num_layers, with_cp,
@@ -222,3 +224,40 @@ def test_schedule_reproduces_reference_poly_with_warmup():
         for scheduler in schedulers:
             scheduler.step()
     assert optimizer.param_groups[0]['lr'] == pytest.approx(0., abs=1e-15)
+
+
+def deploy_path(name: str) -> str:
+    return osp.join(CONFIG_DIR, 'deploy',
+                    name.replace('_8xb2-', '-deploy_8xb2-') + '.py')
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('name', sorted(RECIPES))
+def test_deploy_config_is_the_recipe_in_deploy_form(name):
+    """Each published config has a deploy config; it resolves to the
+    training config with ``model.backbone.deploy=True`` and nothing else."""
+    cfg = Config.fromfile(deploy_path(name))
+    expected = Config.fromfile(osp.join(CONFIG_DIR, name + '.py'))
+    assert expected.model.backbone.get('deploy', False) is False
+    expected.model.backbone.deploy = True
+    assert cfg.to_dict() == expected.to_dict()
+
+
+@pytest.mark.timeout(30)
+def test_deploy_configs_are_the_published_ones():
+    found = glob.glob(osp.join(CONFIG_DIR, 'deploy', 'upernet_*'))
+    assert sorted(found) == sorted(deploy_path(name) for name in RECIPES)
+
+
+@pytest.mark.timeout(60)
+def test_demo_metainfo_is_that_of_the_generated_data():
+    """The demo config writes its classes and palette literally; they are
+    the generator's (label i + 1 of the PNGs is class i)."""
+    demo_data = load_tool('tools/demo_seg_data.py')
+    cfg = Config.fromfile(DEMO_CONFIG)
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        metainfo = loader.dataset.metainfo
+        assert tuple(metainfo.classes) == tuple(demo_data.DEMO_CLASSES)
+        assert [tuple(c) for c in metainfo.palette] == \
+            [tuple(c) for c in demo_data.DEMO_PALETTE]
+    assert cfg.model.decode_head.num_classes == len(demo_data.DEMO_CLASSES)

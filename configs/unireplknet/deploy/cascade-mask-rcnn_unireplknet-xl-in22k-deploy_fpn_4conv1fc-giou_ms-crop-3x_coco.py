@@ -1,0 +1,3 @@
+_base_ = '../cascade-mask-rcnn_unireplknet-xl-in22k_fpn_4conv1fc-giou_ms-crop-3x_coco.py'  # noqa
+
+model = dict(backbone=dict(deploy=True))
