@@ -63,7 +63,8 @@ setup(
     package_data={
         'mmunireplk': [
             '.mim/model-index.yml', '.mim/configs/*/*.py',
-            '.mim/configs/*/*.yml', '.mim/tools/*.py', '.mim/tools/*.sh',
+            '.mim/configs/*/*/*.py', '.mim/configs/*/*.yml',
+            '.mim/configs/*/*.md', '.mim/tools/*.py', '.mim/tools/*.sh',
             '.mim/tools/*/*.py', '.mim/tools/*/*.sh'
         ]
     },
