@@ -10,20 +10,23 @@ re-parameterises the backbone, and resolves class names and palette
 (checkpoint meta, then the config, then COCO / ADE20K / ImageNet).
 """
 import copy
+import importlib
 import os.path as osp
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import DefaultScope
 
 from mmunireplk.checkpoint import load_strict, read_checkpoint
 from mmunireplk.checkpoint.convert import strip_ddp_prefix
 from mmunireplk.checkpoint.state_dict import unwrap_state_dict
-from mmunireplk.models import prepare_for_inference
-from mmunireplk.models.backbones.unireplknet import state_dict_form
+from mmunireplk.deploy import prepare_for_inference
+from mmunireplk.models import UniRepLKNet
 from mmunireplk.utils.runtime import TASK_SCOPES, detect_task
 
 TASKS = ('det', 'seg', 'cls')
@@ -146,7 +149,6 @@ def _config_metainfo(cfg: Config, task: str) -> Optional[dict]:
     dataset_type = dataset.get('type')
     if not isinstance(dataset_type, str):
         return None
-    import importlib
     registry = importlib.import_module(f'{SCOPE_OF_TASK[task]}.registry')
     try:
         dataset_cls = registry.DATASETS.get(dataset_type)
@@ -218,7 +220,11 @@ class ImagePredictor:
     Wraps the upstream inferencer of the task (``mmdet.apis.DetInferencer``,
     ``mmseg.apis.MMSegInferencer`` or
     ``mmpretrain.apis.ImageClassificationInferencer``, available as
-    :attr:`inferencer`), built from the config. The weights are loaded
+    :attr:`inferencer`), built from the config. The weights are read
+    weights-only by :func:`mmunireplk.checkpoint.read_checkpoint` (not
+    through mmengine's loaders: no
+    :func:`~mmunireplk.checkpoint.install_safe_loaders` needed; runner
+    checkpoints with plain runner state and public files alike) and loaded
     strictly; a deploy-form checkpoint (from
     ``tools/model_converters/unireplknet_reparameterize.py``) builds the
     deploy-form backbone by itself.
@@ -231,7 +237,7 @@ class ImagePredictor:
             the config when None. Defaults to None.
         device (str): Device. Defaults to ``'cpu'``.
         deploy (bool): Turn the model into its fastest inference form after
-            loading (:func:`mmunireplk.models.prepare_for_inference`:
+            loading (:func:`mmunireplk.deploy.prepare_for_inference`:
             re-parameterised backbone, gradients off).
             Defaults to False.
         palette (str): See :func:`resolve_dataset_meta`. Defaults to
@@ -260,7 +266,7 @@ class ImagePredictor:
                 raise FileNotFoundError(f'Weights file not found: {weights}')
             checkpoint = read_checkpoint(weights)
             state_dict = checkpoint_state_dict(checkpoint)
-            if state_dict_form(state_dict) == 'deploy':
+            if UniRepLKNet.state_dict_form(state_dict) == 'deploy':
                 cfg.model.backbone['deploy'] = True
         else:
             warnings.warn(f'No weights given for {self.config_name}: the '
@@ -290,19 +296,23 @@ class ImagePredictor:
         self._set_meta()
 
     def _build_inferencer(self, cfg: Config, device: str):
-        from mmengine.model import revert_sync_batchnorm
-        if self.task == 'det':
-            from mmdet.apis import DetInferencer
-            inferencer = DetInferencer(
-                model=cfg, weights=None, device=device, show_progress=False)
-        elif self.task == 'seg':
-            from mmseg.apis import MMSegInferencer
-            inferencer = MMSegInferencer(
-                model=cfg, weights=None, device=device)
-        else:
-            from mmpretrain.apis import ImageClassificationInferencer
-            inferencer = ImageClassificationInferencer(
-                model=cfg, pretrained=False, device=device)
+        # In the task's default scope: mmpretrain's inferencer builds its
+        # pipeline in whatever scope is current, which an mmdet / mmseg
+        # model or runner built earlier in the process leaves behind.
+        with DefaultScope.overwrite_default_scope(SCOPE_OF_TASK[self.task]):
+            if self.task == 'det':
+                from mmdet.apis import DetInferencer
+                inferencer = DetInferencer(
+                    model=cfg, weights=None, device=device,
+                    show_progress=False)
+            elif self.task == 'seg':
+                from mmseg.apis import MMSegInferencer
+                inferencer = MMSegInferencer(
+                    model=cfg, weights=None, device=device)
+            else:
+                from mmpretrain.apis import ImageClassificationInferencer
+                inferencer = ImageClassificationInferencer(
+                    model=cfg, pretrained=False, device=device)
         if not str(device).startswith('cuda'):
             inferencer.model = revert_sync_batchnorm(inferencer.model)
         inferencer.show_progress = False  # one image per call
@@ -350,83 +360,3 @@ class ImagePredictor:
         if isinstance(predictions, (list, tuple)):
             predictions = predictions[0]
         return predictions
-
-
-def read_image(path: str) -> Optional[np.ndarray]:
-    """Read an image file as a BGR ``uint8`` array, or None if the file is
-    unreadable or not an image."""
-    import mmcv
-    try:
-        img = mmcv.imread(path)
-    except Exception:  # noqa: BLE001 (any decoder failure means "skip")
-        return None
-    if img is None or img.ndim != 3 or img.size == 0:
-        return None
-    return img
-
-
-def prediction_to_dict(sample: Any,
-                       task: str,
-                       classes: Sequence[str],
-                       score_thr: float = 0.0,
-                       topk: int = 5) -> dict:
-    """A JSON-serialisable summary of one prediction.
-
-    det: instances scoring at least ``score_thr`` (label, name, score, box
-    ``[x1, y1, x2, y2]``, mask as COCO RLE); seg: image size and the area of
-    each predicted class; cls: the ``topk`` classes with their scores.
-    """
-    def name(i: int) -> str:
-        return classes[i] if 0 <= i < len(classes) else f'class_{i}'
-
-    if task == 'det':
-        inst = sample.pred_instances
-        scores = inst.scores.detach().cpu().numpy()
-        keep = np.flatnonzero(scores >= score_thr)
-        labels = inst.labels.detach().cpu().numpy()
-        boxes = inst.bboxes.detach().cpu().numpy()
-        masks = None
-        if 'masks' in inst:
-            masks = inst.masks
-            masks = masks.detach().cpu().numpy() if isinstance(
-                masks, torch.Tensor) else np.asarray(masks)
-        items = []
-        for i in keep:
-            item = dict(
-                label=int(labels[i]),
-                name=name(int(labels[i])),
-                score=round(float(scores[i]), 5),
-                bbox=[round(float(v), 2) for v in boxes[i]])
-            if masks is not None:
-                import pycocotools.mask as mask_util
-                rle = mask_util.encode(
-                    np.asfortranarray(masks[i].astype(np.uint8)))
-                item['mask'] = dict(
-                    size=[int(s) for s in rle['size']],
-                    counts=rle['counts'].decode('ascii'))
-            items.append(item)
-        return dict(task='det', score_thr=score_thr, instances=items)
-    if task == 'seg':
-        seg = sample.pred_sem_seg.data.detach().cpu().numpy()[0]
-        values, counts = np.unique(seg, return_counts=True)
-        order = np.argsort(-counts)
-        total = float(seg.size)
-        return dict(
-            task='seg',
-            height=int(seg.shape[0]),
-            width=int(seg.shape[1]),
-            classes=[
-                dict(
-                    label=int(values[i]),
-                    name=name(int(values[i])),
-                    pixels=int(counts[i]),
-                    fraction=round(counts[i] / total, 5)) for i in order
-            ])
-    scores = sample.pred_score.detach().cpu().float().numpy()
-    order = np.argsort(-scores)[:topk]
-    return dict(
-        task='cls',
-        topk=[
-            dict(label=int(i), name=name(int(i)),
-                 score=round(float(scores[i]), 5)) for i in order
-        ])

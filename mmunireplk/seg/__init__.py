@@ -1,6 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""mmsegmentation-specific parts: checked label loading, per-class IoU
-metric and the ADE20K-layout demo data.
+"""mmsegmentation-specific parts: checked label loading and the per-class
+IoU metric.
 
 Import it (``custom_imports=dict(imports=['mmunireplk', 'mmunireplk.seg'])``)
 to register ``mmunireplk.LoadCheckedAnnotations`` and
@@ -12,11 +12,7 @@ except ImportError as e:  # pragma: no cover
     raise ImportError('mmunireplk.seg needs mmsegmentation 1.x: pip install '
                       '"mmsegmentation>=1.2.2,<1.3.0" ftfy regex') from e
 
-from .demo_data import DEMO_CLASSES, DEMO_PALETTE, generate_ade20k_demo
 from .metrics import PerClassIoUMetric
 from .transforms import LoadCheckedAnnotations
 
-__all__ = [
-    'DEMO_CLASSES', 'DEMO_PALETTE', 'LoadCheckedAnnotations',
-    'PerClassIoUMetric', 'generate_ade20k_demo'
-]
+__all__ = ['LoadCheckedAnnotations', 'PerClassIoUMetric']

@@ -3,7 +3,8 @@
 
 Checkpoints are randomly initialised models built from the configs and
 saved as mmengine would (``state_dict`` + ``meta.dataset_meta``); their
-deploy forms are made with the backbone's ``switch_to_deploy()``.
+deploy forms are made with the backbone's ``switch_to_deploy()``. Images
+come from the demo data generators of ``tools/``.
 """
 import glob
 import os.path as osp
@@ -13,7 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO, load_tool
+
 SEG_DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_',
                            'upernet_unireplknet-a_seg-demo.py')
 DET_DEMO_CONFIG = osp.join(
@@ -21,27 +23,6 @@ DET_DEMO_CONFIG = osp.join(
     'cascade-mask-rcnn_unireplknet-a_fpn_4conv1fc-giou_det-demo.py')
 SEG_T_CONFIG = osp.join(REPO, 'configs', 'unireplknet',
                         'upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py')
-
-
-def classification_configs():
-    """mmpretrain configs of the repository (written under issue 12)."""
-    from mmengine.config import Config
-    found = []
-    for path in sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                                 recursive=True)):
-        if '_base_' in path:
-            continue
-        with open(path) as f:
-            text = f.read()
-        if 'mmpretrain' not in text:
-            continue
-        try:
-            cfg = Config.fromfile(path)
-        except Exception:  # noqa: BLE001 (not a loadable config yet)
-            continue
-        if cfg.get('default_scope') == 'mmpretrain':
-            found.append(path)
-    return found
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +109,8 @@ def det_ckpts(tmp_path_factory):
 @pytest.fixture(scope='session')
 def seg_images(tmp_path_factory):
     """Validation images of the generated ADE20K-layout demo data."""
-    from mmunireplk.seg import generate_ade20k_demo
+    generate_ade20k_demo = load_tool(
+        'tools/demo_seg_data.py').generate_ade20k_demo
     root = str(tmp_path_factory.mktemp('ade_demo'))
     generate_ade20k_demo(root, num_train=1, num_val=3, seed=2)
     return sorted(glob.glob(osp.join(root, 'images', 'validation', '*.jpg')))
@@ -137,7 +119,7 @@ def seg_images(tmp_path_factory):
 @pytest.fixture(scope='session')
 def det_images(tmp_path_factory):
     """Images of the generated shapes demo data."""
-    from mmunireplk.det import render_demo_image
+    render_demo_image = load_tool('tools/demo_det_data.py').render_demo_image
     root = tmp_path_factory.mktemp('shapes')
     rng = np.random.RandomState(0)
     paths = []

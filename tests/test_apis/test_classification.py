@@ -1,6 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """mmpretrain's ImageClassificationInferencer, ImagePredictor, image_demo
-and the prediction grid with the classification configs (issue 12)."""
+and the prediction grid with the classification configs."""
 import json
 import os.path as osp
 
@@ -9,7 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmunireplk.apis import ImagePredictor, save_prediction_grid
+from mmunireplk.apis import ImagePredictor
+from tests.helpers import load_tool
 from .conftest import (REPO, build_model, save_checkpoint,
                        save_deploy_checkpoint)
 
@@ -56,6 +57,18 @@ def test_image_classification_inferencer_both_forms(cls_ckpts, seg_images):
         assert abs(sum(x['pred_scores']) - 1) < 1e-4
 
 
+@pytest.mark.timeout(300)
+def test_predictor_builds_in_its_task_scope(cls_ckpts, seg_images):
+    """A classifier predictor built while another codebase's scope is the
+    default (as an mmdet / mmseg model or runner built earlier in the
+    process leaves it) builds mmpretrain's pipeline."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        predictor = ImagePredictor(CLS_DEMO_CONFIG, cls_ckpts[0])
+        scores = predictor.predict(seg_images[0]).pred_score
+    assert scores.shape == (len(CLS_META['classes']), )
+
+
 def test_published_config_deploy_predictor(tmp_path, seg_images):
     model = build_model(CLS_T_CONFIG, 'cls')
     ckpt = save_checkpoint(model, tmp_path / 't.pth')
@@ -70,7 +83,6 @@ def test_published_config_deploy_predictor(tmp_path, seg_images):
 
 
 def test_image_demo_and_grid(cls_ckpts, seg_images, tmp_path):
-    from tests.helpers import load_tool
     tool = load_tool('tools/image_demo.py')
     out_dir = tmp_path / 'cls'
     result = tool.main([seg_images[0], CLS_DEMO_CONFIG, '--weights',
@@ -84,6 +96,8 @@ def test_image_demo_and_grid(cls_ckpts, seg_images, tmp_path):
     assert scores == sorted(scores, reverse=True)
     assert all(t['name'] == CLS_META['classes'][t['label']]
                for t in record['topk'])
-    grid = save_prediction_grid(CLS_DEMO_CONFIG, cls_ckpts[0], seg_images,
-                                str(tmp_path / 'cls.png'), ncols=3)
+    visualization = load_tool('tools/visualization.py')
+    grid = visualization.save_prediction_grid(
+        CLS_DEMO_CONFIG, cls_ckpts[0], seg_images, str(tmp_path / 'cls.png'),
+        ncols=3)
     assert cv2.imread(grid).shape[1] > 3 * 256

@@ -8,7 +8,7 @@ import cv2
 import pytest
 import torch
 
-from mmunireplk.apis import ImagePredictor, collect_images
+from mmunireplk.apis import ImagePredictor
 from tests.helpers import load_tool
 from .conftest import DET_DEMO_CONFIG, DET_META, SEG_DEMO_CONFIG, SEG_META
 
@@ -141,7 +141,7 @@ def test_bad_inputs(tool, seg_ckpts, tmp_path):
                    '--weights', seg_ckpts[0]])
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='No files found'):
-        collect_images(str(tmp_path / 'empty'))
+        tool.collect_images(str(tmp_path / 'empty'))
     with pytest.raises(SystemExit, match='neither a config file nor a model'):
         tool.main([str(tmp_path), 'upernet_unireplknet-q', '--weights',
                    seg_ckpts[0]])

@@ -1,19 +1,29 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """model-index.yml and the metafiles: parse, point at real configs that
-build, unique names, published numbers as in the README tables."""
+build, unique names, published numbers as in the README tables; found in
+the package's ``.mim`` folder (as a wheel installs it) before the
+checkout."""
+import ast
 import glob
+import json
+import os
 import os.path as osp
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from mmunireplk.apis.model_index import MODEL_INDEX, find_model, \
-    load_model_index
+from mmunireplk.apis.model_index import (default_model_index, find_model,
+                                         load_model_index)
 from .conftest import REPO
 
+MODEL_INDEX = default_model_index()
+
 HF = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/'
-# Public file names (RECIPES.md), the metric part as a wildcard.
+# Public file names (the Hugging Face repo), the metric part as a wildcard.
 WEIGHT_PATTERNS = [
     r'casc_mask_rcnn_unireplknet_(t_in1k|s_in1k|s_in22k|b_in22k|l_in22k|'
     r'xl_in22k)_3x_coco_ap[\d.]+\.pth',
@@ -163,3 +173,94 @@ def test_installed_package_exposes_the_index_for_mim():
     for model in index.models:
         assert osp.isfile(osp.join(mim_dir, model.config)), model.config
     assert osp.isfile(osp.join(mim_dir, 'tools', 'image_demo.py'))
+
+
+def _mim_files():
+    """What ``setup.py`` puts under ``mmunireplk/.mim`` (``MIM_FILES``)."""
+    with open(osp.join(REPO, 'setup.py')) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, 'id', None) == 'MIM_FILES' for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError('setup.py defines no MIM_FILES')
+
+
+def _wheel_layout(site: str, with_code: bool = False) -> str:
+    """``site/mmunireplk`` laid out as a wheel installs it: ``.mim`` holds
+    copies of setup.py's ``MIM_FILES`` (what it copies there when a wheel
+    is built), and with ``with_code`` the package's modules. Returns the
+    package folder."""
+    package = osp.join(site, 'mmunireplk')
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc', '.mim')
+    for name in _mim_files():
+        source, target = osp.join(REPO, name), osp.join(package, '.mim', name)
+        if osp.isdir(source):
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            os.makedirs(osp.dirname(target), exist_ok=True)
+            shutil.copyfile(source, target)
+    if with_code:
+        shutil.copytree(osp.join(REPO, 'mmunireplk'), package, ignore=ignore,
+                        dirs_exist_ok=True)
+    return package
+
+
+@pytest.mark.timeout(300)
+def test_index_and_configs_from_a_wheel_layout(tmp_path):
+    """A wheel's package finds its own index and the configs listed there;
+    one config of each task loads with the files it inherits from."""
+    from mmengine.config import Config
+    package = _wheel_layout(str(tmp_path / 'site'))
+    index = default_model_index(package)
+    assert index == osp.join(package, '.mim', 'model-index.yml')
+    models = load_model_index(index)
+    assert len(models) == len(load_model_index(MODEL_INDEX)) > 0
+    configs = osp.join(package, '.mim', 'configs', '')
+    for m in models:
+        assert m['config'].startswith(configs) and osp.isfile(m['config'])
+    for prefix in ('cascade-mask-rcnn_', 'upernet_', 'unireplknet-'):
+        m = next(m for m in models if m['name'].startswith(prefix))
+        cfg = Config.fromfile(m['config'], import_custom_modules=False)
+        assert cfg.model.backbone.type == 'mmunireplk.UniRepLKNet', m['name']
+        assert find_model(m['name'], index)['config'] == m['config']
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_installed_package_resolves_model_names_outside_the_checkout(
+        tmp_path):
+    """Imported from a wheel layout in another folder (no checkout around
+    it), the package resolves a model name to the config it ships."""
+    package = _wheel_layout(str(tmp_path / 'site'), with_code=True)
+    name = 'upernet_unireplknet-t_8xb2-160k_ade20k-512x512'
+    code = ('import json, mmunireplk; from mmunireplk.apis import '
+            f'find_model; print(json.dumps([mmunireplk.__file__, '
+            f'find_model({name!r})["config"]]))')
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / 'site'))
+    out = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path),
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    module_file, config = json.loads(out.stdout.strip().splitlines()[-1])
+    assert module_file == osp.join(package, '__init__.py')
+    assert config == osp.join(package, '.mim', 'configs', 'unireplknet',
+                              name + '.py')
+    assert osp.isfile(config)
+
+
+@pytest.mark.timeout(60)
+def test_index_falls_back_to_the_checkout(tmp_path):
+    """Without ``.mim`` (a checkout on sys.path, not installed) the index
+    next to the package is used; with neither the error names both."""
+    checkout = tmp_path / 'checkout'
+    (checkout / 'mmunireplk').mkdir(parents=True)
+    shutil.copyfile(osp.join(REPO, 'model-index.yml'),
+                    checkout / 'model-index.yml')
+    assert default_model_index(str(checkout / 'mmunireplk')) == str(
+        checkout / 'model-index.yml')
+    (tmp_path / 'bare' / 'mmunireplk').mkdir(parents=True)
+    with pytest.raises(FileNotFoundError) as error:
+        default_model_index(str(tmp_path / 'bare' / 'mmunireplk'))
+    assert osp.join('bare', 'mmunireplk', '.mim', 'model-index.yml') in str(
+        error.value)
+    assert osp.join('bare', 'model-index.yml') in str(error.value)

@@ -2,7 +2,8 @@
 """The upstream inferencers run our configs and checkpoints as they are:
 mmseg's ``init_model``/``inference_model`` and ``MMSegInferencer``, mmdet's
 ``DetInferencer``, in training and deploy form, with no import besides
-what the configs' ``custom_imports`` do."""
+what the configs' ``custom_imports`` do. mmengine reads the checkpoints
+through the weights-only loaders, installed as a tool installs them."""
 import copy
 
 import numpy as np
@@ -10,9 +11,16 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmunireplk.checkpoint import install_safe_loaders
+from tests.helpers import load_tool
 from .conftest import (DET_DEMO_CONFIG, DET_META, SEG_DEMO_CONFIG, SEG_META,
                        SEG_T_CONFIG, build_model, save_checkpoint,
                        save_deploy_checkpoint)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _safe_loaders():
+    install_safe_loaders()
 
 
 def _image_hw(path):
@@ -122,7 +130,9 @@ def test_checked_annotations_still_check_dataset_samples(tmp_path):
     map raises, one with a label map is loaded."""
     from mmseg.registry import DATASETS
 
-    from mmunireplk.seg import LoadCheckedAnnotations, generate_ade20k_demo
+    from mmunireplk.seg import LoadCheckedAnnotations
+    generate_ade20k_demo = load_tool(
+        'tools/demo_seg_data.py').generate_ade20k_demo
     root = str(tmp_path / 'ade')
     generate_ade20k_demo(root, num_train=1, num_val=1, seed=0)
     cfg = Config.fromfile(SEG_DEMO_CONFIG)

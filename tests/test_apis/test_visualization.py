@@ -1,5 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Drawing of predictions and the prediction grid."""
+"""Drawing of predictions and the prediction grid (tools/visualization.py)."""
 import os.path as osp
 
 import cv2
@@ -8,9 +8,15 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from mmunireplk.apis import (draw_cls, draw_det, draw_seg, make_grid,
-                             save_prediction_grid)
+from tests.helpers import load_tool
 from .conftest import DET_DEMO_CONFIG, SEG_DEMO_CONFIG
+
+visualization = load_tool('tools/visualization.py')
+draw_cls = visualization.draw_cls
+draw_det = visualization.draw_det
+draw_seg = visualization.draw_seg
+make_grid = visualization.make_grid
+save_prediction_grid = visualization.save_prediction_grid
 
 PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 

@@ -9,13 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO
+
 CONFIG_DIR = osp.join(REPO, 'configs', 'unireplknet')
 DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_', 'unireplknet-a_cls-demo.py')
 HF = 'https://huggingface.co/DingXiaoH/UniRepLKNet/resolve/main/'
 
-# DilatedReparamBlock branches per kernel (ARCHITECTURE.md): kernels,
-# dilations.
+# DilatedReparamBlock branches per kernel of the reference architecture:
+# kernels, dilations.
 DRB_BRANCHES = {
     17: ((5, 9, 3, 3, 3), (1, 2, 4, 5, 7)),
     15: ((5, 7, 3, 3, 3), (1, 2, 3, 5, 7)),
@@ -131,8 +132,8 @@ def _block(x, sd, p):
 
 def reference_logits(sd: Dict[str, torch.Tensor], x: torch.Tensor,
                      depths: Tuple[int, ...]) -> torch.Tensor:
-    """The classifier of ARCHITECTURE.md / RECIPES.md, in plain functional
-    ops on a public-layout state dict (eval mode)."""
+    """The reference UniRepLKNet classifier in plain functional ops on a
+    public-layout state dict (eval mode)."""
     d = 'downsample_layers.'
     x = F.conv2d(x, sd[d + '0.0.weight'], sd[d + '0.0.bias'], 2, 1)
     x = F.gelu(_ln2d(x, sd, d + '0.1.'))

@@ -13,10 +13,16 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmunireplk.cls.demo_data import (COMPLETE_MARKER, DEMO_CLASSES,
-                                      demo_data_complete,
-                                      generate_demo_imagenet)
+from tests.helpers import load_tool
 from .conftest import DEMO_CONFIG, REPO
+
+demo_cls = load_tool('tools/demo_cls.py')
+demo_utils = load_tool('tools/demo_utils.py')
+demo_data = load_tool('tools/demo_cls_data.py')
+COMPLETE_MARKER = demo_data.COMPLETE_MARKER
+DEMO_CLASSES = demo_data.DEMO_CLASSES
+demo_data_complete = demo_data.demo_data_complete
+generate_demo_imagenet = demo_data.generate_demo_imagenet
 
 
 def test_demo_data_layout(tmp_path, mmpretrain_scope):
@@ -110,14 +116,12 @@ def test_demo_trains_above_chance(tmp_path):
 def test_demo_convention_short_run(tmp_path, mmpretrain_scope):
     """The demo through the shared demo runner (what tools/demo_cls.py
     runs), on a tiny dataset for one epoch: data, train, test, JSON."""
-    from mmunireplk.cls.demo import cls_demo_spec, set_max_epochs
-    from mmunireplk.utils.demo import run_demo
-    result = run_demo(
-        cls_demo_spec(DEMO_CONFIG),
+    result = demo_utils.run_demo(
+        demo_cls.cls_demo_spec(DEMO_CONFIG),
         data_root=str(tmp_path / 'data'),
         work_dir=str(tmp_path / 'work'),
         data_params=dict(num_train=20, num_val=10, img_size=32),
-        adjust=lambda cfg: set_max_epochs(cfg, 1))
+        adjust=lambda cfg: demo_cls.set_max_epochs(cfg, 1))
     top1 = result['metrics']['single_scale']['accuracy/top1']
     assert 0 <= top1 <= 100
     with open(osp.join(str(tmp_path / 'work'), 'metrics.json')) as f:
@@ -128,9 +132,8 @@ def test_demo_convention_short_run(tmp_path, mmpretrain_scope):
 def test_demo_cls_tool_convention(tmp_path):
     """tools/demo_cls.py follows the demo convention: data with its
     manifest, one metrics.json with the evaluation's top-1/top-5."""
-    from tests.helpers import load_tool
     work_dir, data_root = str(tmp_path / 'work'), str(tmp_path / 'data')
-    result = load_tool('tools/demo_cls.py').main([
+    result = demo_cls.main([
         '--work-dir', work_dir, '--data-root', data_root, '--epochs', '1',
         '--num-train', '10', '--num-val', '5', '--cfg-options',
         'train_dataloader.num_workers=0',

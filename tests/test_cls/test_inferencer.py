@@ -1,11 +1,12 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """mmpretrain's ImageClassificationInferencer and get_model with our config
-and a converted (generated) checkpoint."""
+and a converted (generated) checkpoint, read by the weights-only loaders
+(installed as our tools install them)."""
 import numpy as np
 import torch
 from mmengine.config import Config
 
-from mmunireplk.checkpoint import save_checkpoint_atomic
+from mmunireplk.checkpoint import install_safe_loaders, save_checkpoint_atomic
 from mmunireplk.checkpoint.imagenet import convert_imagenet_checkpoint
 from .conftest import config_path, make_public_checkpoint
 
@@ -13,6 +14,7 @@ from .conftest import config_path, make_public_checkpoint
 def test_image_classification_inferencer(tmp_path, mmpretrain_scope):
     from mmpretrain import ImageClassificationInferencer, get_model
     from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+    install_safe_loaders()
     config = config_path('unireplknet-a_32xb128_in1k.py')
     ckpt = str(tmp_path / 'a.pth')
     save_checkpoint_atomic(

@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mmunireplk.det import (DEMO_CLASSES, demo_data_ready, generate_demo_coco,
-                            render_demo_image)
+from tests.helpers import load_tool
+
+demo_data = load_tool('tools/demo_det_data.py')
+DEMO_CLASSES = demo_data.DEMO_CLASSES
+demo_data_ready = demo_data.demo_data_ready
+generate_demo_coco = demo_data.generate_demo_coco
+render_demo_image = demo_data.render_demo_image
 
 
 def test_generator_is_deterministic(tmp_path):

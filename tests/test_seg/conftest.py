@@ -3,7 +3,8 @@ import os.path as osp
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO, load_tool
+
 CONFIG_DIR = osp.join(REPO, 'configs', 'unireplknet')
 DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_',
                        'upernet_unireplknet-a_seg-demo.py')
@@ -32,7 +33,8 @@ def _one_thread():
 @pytest.fixture(scope='session')
 def demo_data_root(tmp_path_factory) -> str:
     """A small generated ADE20K-layout dataset shared by the tests."""
-    from mmunireplk.seg import generate_ade20k_demo
+    generate_ade20k_demo = load_tool(
+        'tools/demo_seg_data.py').generate_ade20k_demo
     root = str(tmp_path_factory.mktemp('ade20k_demo'))
     generate_ade20k_demo(root, num_train=8, num_val=4, seed=1)
     return root

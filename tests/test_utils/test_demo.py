@@ -1,12 +1,17 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""The demo convention: data regenerated when it must be, one layout."""
+"""The demo convention (tools/demo_utils.py): data regenerated when it must
+be, one layout."""
 import json
 import os
 import os.path as osp
 
 import pytest
 
-from mmunireplk.utils.demo import DATA_MANIFEST, ensure_demo_data
+from tests.helpers import load_tool
+
+demo_utils = load_tool('tools/demo_utils.py')
+DATA_MANIFEST = demo_utils.DATA_MANIFEST
+ensure_demo_data = demo_utils.ensure_demo_data
 
 
 def fake_generate(root, num_train, seed, fail=False):

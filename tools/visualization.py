@@ -4,19 +4,38 @@
 Detection: masks, boxes and ``name score`` labels; segmentation: colour
 overlay and a legend of the classes present; classification: the top-k
 classes with their scores. Drawn with OpenCV on RGB arrays.
+
+A module of ``tools/`` used by ``image_demo.py`` and the demos
+(``demo_utils.py``); :func:`save_prediction_grid` draws a model's
+predictions on several images into one PNG.
 """
 import os
 import os.path as osp
 from typing import Any, List, Optional, Sequence, Tuple
 
 import cv2
+import mmcv
 import numpy as np
 import torch
+from PIL import Image
 
-from .inference import ConfigType, ImagePredictor, read_image
+from mmunireplk.apis import ImagePredictor
+from mmunireplk.apis.inference import ConfigType
 
 Colour = Tuple[int, int, int]
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def read_image(path: str) -> Optional[np.ndarray]:
+    """Read an image file as a BGR ``uint8`` array, or None if the file is
+    unreadable or not an image."""
+    try:
+        img = mmcv.imread(path)
+    except Exception:  # noqa: BLE001 (any decoder failure means "skip")
+        return None
+    if img is None or img.ndim != 3 or img.size == 0:
+        return None
+    return img
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -288,8 +307,9 @@ def save_prediction_grid(config: ConfigType,
     Args:
         config (str | Config): Config file or object (the task is read off
             it unless ``task`` is given).
-        checkpoint (str, optional): Weights, loaded strictly (see
-            :class:`ImagePredictor`); None means random weights.
+        checkpoint (str, optional): Weights, loaded strictly and
+            weights-only (see :class:`mmunireplk.apis.ImagePredictor`);
+            None means random weights.
         image_paths (Sequence[str]): Images; the first ``max_images``
             readable ones are drawn, unreadable ones are skipped.
         out_file (str): Output PNG path (folders are created).
@@ -302,7 +322,7 @@ def save_prediction_grid(config: ConfigType,
         panel_size (int): Images are drawn with a shorter side of at least
             this many pixels. Defaults to 256.
         topk (int): Classes listed per classification panel.
-        palette (str): See :func:`resolve_dataset_meta`.
+        palette (str): See :func:`mmunireplk.apis.resolve_dataset_meta`.
         cfg_options (dict, optional): Config overrides.
         with_input (bool): Segmentation panels show the input image beside
             the overlay. Defaults to True.
@@ -340,7 +360,6 @@ def save_prediction_grid(config: ConfigType,
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     if png_colours:
-        from PIL import Image
         Image.fromarray(grid).quantize(
             colors=int(png_colours),
             method=Image.Quantize.MEDIANCUT).save(out_file, optimize=True)

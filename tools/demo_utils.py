@@ -1,5 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""One convention for the CPU demos (detection, segmentation, ...).
+"""One convention for the CPU demos (``demo_det.py``, ``demo_seg.py``,
+``demo_cls.py`` in this folder).
 
 Every demo: generates its data under ``data/<task>_demo`` (again when the
 requested size or seed differs or an earlier write was interrupted: the
@@ -16,6 +17,7 @@ import dataclasses
 import json
 import os.path as osp
 import shutil
+import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -23,10 +25,16 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmunireplk.checkpoint import AtomicLocalBackend
-from .plain import to_builtin
-from .runtime import (adapt_to_cpu, add_safe_checkpoint_hook, enable_tta,
-                      use_atomic_checkpoints)
+from mmunireplk.checkpoint import AtomicLocalBackend, install_safe_loaders
+from mmunireplk.utils import to_builtin
+from mmunireplk.utils.runtime import (adapt_to_cpu, add_safe_checkpoint_hook,
+                                      enable_tta, keep_freed_memory_for_reuse,
+                                      use_atomic_checkpoints)
+
+TOOLS_DIR = osp.dirname(osp.abspath(__file__))
+if TOOLS_DIR not in sys.path:  # sibling modules, also when loaded by path
+    sys.path.append(TOOLS_DIR)
+from visualization import save_prediction_grid  # noqa: E402
 
 DATA_MANIFEST = 'demo_data.json'
 RESULTS_FILE = 'metrics.json'
@@ -191,8 +199,6 @@ def run_demo(spec: DemoSpec,
         tic = time.time()
         metrics[mode] = _evaluate(cfg, checkpoint, mode)
         seconds[mode] = round(time.time() - tic, 1)
-    # Imported here: mmunireplk.apis imports the task codebases lazily.
-    from mmunireplk.apis import save_prediction_grid
     picture = save_prediction_grid(
         cfg, checkpoint,
         sorted(spec.val_images(data_root))[:PICTURE_IMAGES],
@@ -258,6 +264,11 @@ def run_demo_cli(spec: DemoSpec,
                  ) -> dict:
     """Parse a demo's command line and run it.
 
+    Sets what a tool sets for its whole process: mmengine reads checkpoints
+    weights-only (:func:`~mmunireplk.checkpoint.install_safe_loaders`) and,
+    without CUDA, glibc's malloc keeps freed memory for reuse
+    (:func:`~mmunireplk.utils.runtime.keep_freed_memory_for_reuse`).
+
     Args:
         spec (DemoSpec): The demo.
         argv (Sequence[str], optional): Arguments (default ``sys.argv``).
@@ -269,6 +280,10 @@ def run_demo_cli(spec: DemoSpec,
         parser.add_argument(
             schedule_flag, type=int, help='training length (config default)')
     args = parser.parse_args(argv)
+    install_safe_loaders()
+    if not torch.cuda.is_available() and keep_freed_memory_for_reuse():
+        print('No CUDA: glibc malloc keeps freed memory for reuse (fewer '
+              'page faults in CPU training)', flush=True)
     spec = dataclasses.replace(spec, config=args.config)
     length = getattr(args, schedule_flag.lstrip('-').replace('-', '_'),
                      None) if schedule_flag else None
