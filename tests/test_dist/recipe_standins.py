@@ -4,9 +4,9 @@
 A config imports this module (``custom_imports``) to get:
 
 - :class:`GlooSyncBatchNorm`: a CPU stand-in for ``SyncBatchNorm``, whose
-  batch statistics are summed over all ranks with the differentiable
-  ``torch.distributed.nn.functional.all_reduce`` (works with gloo; torch's
-  ``SyncBatchNorm`` only runs on GPUs);
+  batch statistics are summed over all ranks with a differentiable
+  all-reduce (works with gloo; torch's ``SyncBatchNorm`` only runs on
+  GPUs);
 - :class:`StandInSyncBNRunner`: a Runner that swaps every BatchNorm of the
   model for the stand-in before DDP wraps it (``tools/train.py`` turns the
   recipes' SyncBN into BN on a machine without CUDA);
@@ -22,7 +22,6 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 import torch.nn as nn
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
@@ -31,6 +30,24 @@ from mmengine.runner import Runner
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over all ranks of the default process group. Every rank's output
+    is the same sum, so the gradient of each rank's input is the sum of all
+    ranks' output gradients: another all-reduce."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor) -> Tensor:
+        out = tensor.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
 
 
 @MODELS.register_module('GlooSyncBN')
@@ -58,11 +75,11 @@ class GlooSyncBatchNorm(nn.BatchNorm2d):
         # sums over all ranks; the count travels with the first sum
         local = torch.cat(
             [x.sum(dims), x.new_full((1, ), float(x.numel() // channels))])
-        total = dist_fn.all_reduce(local)
+        total = _AllReduceSum.apply(local)
         count = total[-1].detach()
         mean = total[:channels] / count
         centred = x - mean.view(shape)
-        var = dist_fn.all_reduce((centred * centred).sum(dims)) / count
+        var = _AllReduceSum.apply((centred * centred).sum(dims)) / count
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
