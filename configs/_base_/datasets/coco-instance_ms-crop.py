@@ -35,4 +35,9 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 # 16 images per iteration in total: 8 GPUs x 2.
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
+# Workers re-created every epoch (not persistent): a resumed epoch-based run
+# then seeds them as the uninterrupted run did, so --resume is exact.
+train_dataloader = dict(
+    batch_size=2,
+    persistent_workers=False,
+    dataset=dict(pipeline=train_pipeline))

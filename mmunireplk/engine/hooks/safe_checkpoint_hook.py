@@ -34,8 +34,10 @@ class SafeCheckpointHook(Hook):
       re-seeds a resumed run from ``randomness.seed``, so random
       augmentation, drop path and RoI sampling would otherwise differ from
       the uninterrupted run. Resuming with another number of processes
-      keeps mmengine's re-seeding and logs a warning. A deterministic run
-      resumes bit-exactly.
+      keeps mmengine's re-seeding and logs a warning. A run resumes
+      exactly when its data workers are re-created every epoch (or there
+      are none): persistent workers of an epoch-based run keep random
+      streams that a checkpoint does not hold.
 
     Our configs list it in ``custom_hooks``; ``tools/train.py`` adds it to
     any config.
