@@ -1,5 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""The modules of ``tools/analysis_tools/`` (benchmark, builder, complexity,
+"""The modules of ``tools/analysis_tools/`` (benchmark, complexity,
 gpu_check) import each other as siblings, as they do when a script there
 runs: their folder goes on ``sys.path`` once for these tests."""
 import os.path as osp
@@ -9,4 +9,4 @@ from tests.helpers import REPO
 
 ANALYSIS_TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
 if ANALYSIS_TOOLS not in sys.path:
-    sys.path.insert(0, ANALYSIS_TOOLS)
+    sys.path.append(ANALYSIS_TOOLS)

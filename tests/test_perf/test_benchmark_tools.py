@@ -9,6 +9,7 @@ from benchmark import op_class, peak_memory_mib
 from tests.test_perf.utils import argv, load_tool, tiny_upernet_config
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 def test_benchmark_backbone(tmp_path):
     tool = load_tool('tools/analysis_tools/benchmark_backbone.py')
@@ -53,12 +54,14 @@ def test_benchmark_backbone(tmp_path):
     assert run['matmul_peak_gflops']['torch.mm'] > 0
 
 
+@pytest.mark.timeout(60)
 def test_benchmark_backbone_rejects_bad_case():
     tool = load_tool('tools/analysis_tools/benchmark_backbone.py')
     with pytest.raises(ValueError, match='HxWxBATCH'):
         tool.parse_case('224x224')
 
 
+@pytest.mark.timeout(300)
 def test_benchmark_inference_segmentor(tmp_path, capsys):
     cfg = tiny_upernet_config()
     cfg.test_pipeline = [
@@ -82,6 +85,7 @@ def test_benchmark_inference_segmentor(tmp_path, capsys):
     assert 'seg deploy form, 2 images' in capsys.readouterr().out
 
 
+@pytest.mark.timeout(60)
 def test_op_classes():
     assert op_class('mkldnn::_linear_pointwise') == 'matmul'
     assert op_class('mkl::_mkl_linear') == 'matmul'
@@ -95,6 +99,7 @@ def test_op_classes():
     assert op_class('aten::view') == 'other'
 
 
+@pytest.mark.timeout(60)
 def test_cpu_peak_memory_replays_allocations_and_frees():
     """The CPU peak follows allocations and frees in time order: 4 MiB
     tensors alive together add up, ones freed in between do not."""
@@ -115,6 +120,7 @@ def test_cpu_peak_memory_replays_allocations_and_frees():
     assert 11.9 < peak_memory_mib(three_alive, 'cpu') < 12.5
 
 
+@pytest.mark.timeout(300)
 def test_profile_backbone(tmp_path, capsys):
     out = tmp_path / 'profile.json'
     tool = load_tool('tools/analysis_tools/profile_backbone.py')
@@ -134,6 +140,7 @@ def test_profile_backbone(tmp_path, capsys):
     assert 'matmul' in capsys.readouterr().out
 
 
+@pytest.mark.timeout(120)
 def test_depthwise_padding_tool(tmp_path):
     tool = load_tool('tools/analysis_tools/depthwise_padding.py')
     # a 13x13 kernel on a 7x7 map: every output sees all 7 rows/columns

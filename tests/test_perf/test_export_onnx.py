@@ -15,6 +15,7 @@ export_onnx = load_tool('tools/deployment/export_onnx.py')
 
 @pytest.mark.parametrize('size,in_hw', [(1, (7, 9)), (3, (13, 8)),
                                         ((2, 3), (12, 12)), (6, (6, 13))])
+@pytest.mark.timeout(60)
 def test_shape_agnostic_adaptive_pool(size, in_hw):
     x = torch.randn(2, 3, *in_hw)
     expected = nn.AdaptiveAvgPool2d(size)(x)
@@ -46,6 +47,7 @@ def _run_onnx(path, x):
     return [torch.from_numpy(o) for o in session.run(None, {'img': x.numpy()})]
 
 
+@pytest.mark.timeout(600)
 def test_export_segmentor_dynamic_hw(trained_segmentor, capsys):
     model, cfg_path, ckpt, tmp = trained_segmentor
     out = str(tmp / 'segmentor.onnx')
@@ -64,6 +66,7 @@ def test_export_segmentor_dynamic_hw(trained_segmentor, capsys):
         assert rel_err(got, expected) <= 1e-4
 
 
+@pytest.mark.timeout(300)
 def test_export_backbone(trained_segmentor):
     model, cfg_path, ckpt, tmp = trained_segmentor
     out = str(tmp / 'backbone.onnx')
@@ -80,6 +83,7 @@ def test_export_backbone(trained_segmentor):
         assert rel_err(a, b) <= 1e-4
 
 
+@pytest.mark.timeout(300)
 def test_export_rejects_wrong_target(trained_segmentor):
     _, cfg_path, ckpt, tmp = trained_segmentor
     with argv([cfg_path, ckpt, '--target', 'features', '--out',

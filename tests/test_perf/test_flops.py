@@ -8,8 +8,10 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from builder import build_model_from_config
 from complexity import count_flops, get_complexity
+from mmunireplk.apis.builder import build_model_from_config
+from mmunireplk.deploy import KernelBlock, attach_cpu_kernels
+from mmunireplk.models.backbones import UniRepLKNet
 from mmunireplk.models.layers import DRB_BRANCHES, UniRepLKNetBlock
 from tests.test_perf.utils import REPO, argv, load_tool, tiny_upernet_config
 
@@ -20,6 +22,7 @@ SEG_T = osp.join(REPO, 'configs', 'unireplknet',
                  'upernet_unireplknet-t_8xb2-160k_ade20k-512x512.py')
 
 
+@pytest.mark.timeout(60)
 def test_layer_rules():
     x = torch.randn(1, 4, 5, 5)
     conv = nn.Conv2d(4, 8, 3, padding=1, groups=2)
@@ -41,9 +44,10 @@ def test_layer_rules():
         count_flops(seq, lambda: seq(x), 'fvcore')
 
 
+@pytest.mark.timeout(60)
 def test_deploy_block_counts_its_modules_and_drb_branches():
-    """The fast CPU path must not hide the linears from the hooks, and the
-    training form counts every dilated branch of the DRB."""
+    """The deploy block's modules are counted, and the training form counts
+    every dilated branch of the DRB."""
     c, h, w = 8, 10, 12
     block = UniRepLKNetBlock(c, 13).eval()
     x = torch.randn(1, c, h, w)
@@ -58,8 +62,29 @@ def test_deploy_block_counts_its_modules_and_drb_branches():
     assert training - deploy == hw * c * branches
 
 
+@pytest.mark.timeout(120)
+def test_cpu_kernels_do_not_hide_modules():
+    """With the CPU kernels attached (they compute a block without calling
+    its submodules) the count is the plain deploy form's, and the kernels
+    stay attached with their state."""
+    model = UniRepLKNet('atto').switch_to_deploy().eval()
+    x = torch.randn(1, 3, 64, 64)
+    plain = count_flops(model, lambda: model(x))[0]
+    kernels = attach_cpu_kernels(model)
+    with torch.no_grad():
+        expected = model(x)
+    assert count_flops(model, lambda: model(x))[0] == plain > 0
+    blocks = [m for m in model.modules() if isinstance(m, UniRepLKNetBlock)]
+    assert blocks and all(
+        isinstance(m, KernelBlock) and m.cpu_kernels is kernels
+        for m in blocks)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected)
+
+
 @pytest.mark.parametrize('arch,params,flops', [('tiny', 31e6, 4.9e9),
                                                ('small', 56e6, 9.1e9)])
+@pytest.mark.timeout(300)
 def test_imagenet_table(arch, params, flops):
     """Deploy model + 1000-class head at 224 matches the paper's table."""
     table = load_tool('tools/analysis_tools/flops_table.py')
@@ -79,6 +104,7 @@ def atto_cascade():
     return build_model_from_config(cfg)
 
 
+@pytest.mark.timeout(300)
 def test_cascade_rcnn_dummy_forward_convention(atto_cascade):
     """Each of the 3 stages runs its 4conv1fc bbox head on every proposal
     and its mask head on the first ``num_mask_rois`` RoIs."""
@@ -96,6 +122,7 @@ def test_cascade_rcnn_dummy_forward_convention(atto_cascade):
     assert result['flops_per_part']['rpn_head'] > 0
 
 
+@pytest.mark.timeout(300)
 def test_get_flops_tool(tmp_path, capsys):
     cfg_path = str(tmp_path / 'upernet_atto.py')
     tiny_upernet_config().dump(cfg_path)
@@ -132,6 +159,7 @@ def test_get_flops_tool(tmp_path, capsys):
 @pytest.mark.parametrize('config,shape,params,flops',
                          [(DET_T, (800, 1280), 89e6, 749e9),
                           (SEG_T, (512, 2048), 61e6, 946e9)])
+@pytest.mark.timeout(900)
 def test_published_det_seg_figures(config, shape, params, flops):
     """The paper's convention: deploy-form backbone, auxiliary head not in
     the params."""

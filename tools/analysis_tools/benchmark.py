@@ -14,6 +14,8 @@ from typing import Callable, Dict, List, Tuple
 import torch
 import torch.nn as nn
 
+from mmunireplk.deploy import (attach_cpu_kernels, kernel_available,
+                               prepare_for_inference)
 from mmunireplk.models.backbones import UniRepLKNet
 
 # a module beside this one (tools/analysis_tools/ is on sys.path)
@@ -85,15 +87,18 @@ def build_benchmark_model(name: str,
 
     ``<name>-compiled`` is ``<name>`` compiled with ``torch.compile``
     (inductor, ``freezing`` on); UniRepLKNet through
-    :func:`mmunireplk.models.prepare_for_inference`. Compilation happens on
-    the first call.
+    :func:`mmunireplk.deploy.prepare_for_inference`. Compilation happens on
+    the first call. ``unireplknet-deploy`` runs the CPU kernels of
+    :mod:`mmunireplk.deploy` (for float32 CPU inference),
+    ``unireplknet-deploy-plain`` its modules one by one.
     """
     if name in COMPILED_NAMES:
+        if name.startswith('unireplknet'):
+            # the plain deploy form: the CPU kernels run eagerly only
+            model = build_benchmark_model('unireplknet-deploy-plain', arch)
+            return prepare_for_inference(model, compile=True)
         model = build_benchmark_model(name[:-len('-compiled')], arch)
         model.eval()
-        if name.startswith('unireplknet'):
-            from mmunireplk.models import prepare_for_inference
-            return prepare_for_inference(model, compile=True)
         import torch._inductor.config as inductor_config
         inductor_config.freezing = True
         model.compile(dynamic=False)  # as ours: one compilation per size
@@ -102,6 +107,8 @@ def build_benchmark_model(name: str,
         model = UniRepLKNet(arch, with_cp=with_cp)
         if name != 'unireplknet':
             model.switch_to_deploy()
+        if name == 'unireplknet-deploy':
+            attach_cpu_kernels(model)
         return model
     if arch not in PEERS:
         raise ValueError(f'no peer of size {arch!r}; peers exist for '
@@ -216,12 +223,9 @@ def matmul_peak(device: str, size: int = 2048) -> Dict[str, float]:
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)
     runners = {'torch.mm': lambda: torch.mm(a, b)}
-    if device == 'cpu':
-        from mmunireplk.models.layers.cpu_inference import \
-            linear_kernel_available
-        if linear_kernel_available('onednn_packed'):
-            runners['oneDNN'] = lambda: torch.ops.mkldnn._linear_pointwise(
-                a, b, None, 'none', [], '')
+    if device == 'cpu' and kernel_available('linear', 'onednn_packed'):
+        runners['oneDNN'] = lambda: torch.ops.mkldnn._linear_pointwise(
+            a, b, None, 'none', [], '')
     best = time_rounds(runners, rounds=3, warmup=1, device=device)
     return {k: 2 * size**3 / t / 1e9 for k, t in best.items()}
 
@@ -261,7 +265,7 @@ def module_macs_by_class(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Linear, nn.Conv2d))]
     try:
-        with hooked_forward():
+        with hooked_forward(model):
             model(x)
     finally:
         for handle in handles:

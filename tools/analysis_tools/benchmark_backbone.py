@@ -3,7 +3,8 @@
 
 Models (all return their four stage outputs, as used downstream):
 ``unireplknet`` (training form, eval mode), ``unireplknet-deploy``
-(re-parameterised, with the fast CPU path), ``unireplknet-deploy-plain``
+(re-parameterised, with the CPU kernels of :mod:`mmunireplk.deploy`),
+``unireplknet-deploy-plain``
 (re-parameterised, module-by-module forward), ``convnext`` (mmpretrain) and
 ``swin`` (mmdet, else mmseg) of the same size; ``--compile`` adds
 ``unireplknet-deploy-compiled`` and ``convnext-compiled`` (``torch.compile``,
@@ -17,7 +18,7 @@ multiply-accumulates x images/s; x3 for forward+backward) next to the
 measured fp32 matmul peaks (MKL's ``torch.mm`` and oneDNN). Models are timed
 in interleaved rounds and the best round is kept, so ratios are comparable
 even when other processes share the CPU. The JSON records the CPU model,
-ISA flags, library versions and the kernel choices of the fast CPU path.
+ISA flags, library versions and the choices of the CPU kernels.
 
 Example::
 
@@ -33,8 +34,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from mmunireplk.models.layers import cpu_fast_path
-from mmunireplk.models.layers.cpu_inference import cpu_kernel_choices
+from mmunireplk.deploy import cpu_kernels_of
 
 # a module beside this script (its folder is on sys.path)
 from benchmark import (  # noqa: F401 (re-exported)
@@ -128,18 +128,15 @@ def benchmark(args: argparse.Namespace) -> dict:
                 macs[base] = forward_macs(model.to(device), base, h, w)
             macs[name] = macs[base]
 
-        def infer(model, fast=True):
+        def infer(model):
 
             def run():
-                with torch.no_grad(), cpu_fast_path(fast):
+                with torch.no_grad():
                     model(x)
 
             return run
 
-        runners = {
-            name: infer(m, name != 'unireplknet-deploy-plain')
-            for name, m in models.items()
-        }
+        runners = {name: infer(m) for name, m in models.items()}
         for name in names:
             if name in COMPILED_NAMES:  # compiles for this input shape
                 start = time.perf_counter()
@@ -200,8 +197,10 @@ def benchmark(args: argparse.Namespace) -> dict:
             models[name].eval()
         results['training'].append(dict(case=case, models=rows))
         print_case('forward+backward', case, rows, args.peer)
+    kernels = cpu_kernels_of(models['unireplknet-deploy']) \
+        if 'unireplknet-deploy' in models else None
     results['kernel_choices'] = [
-        c for c in cpu_kernel_choices()
+        c for c in (kernels.choices() if kernels else [])
         if c['threads'] == torch.get_num_threads()
     ]
     return results

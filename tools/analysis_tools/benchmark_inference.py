@@ -6,7 +6,7 @@ config's test pipeline and the model's ``test_step`` (mmdet
 ``inference_detector`` / mmseg ``inference_model``), so the figure is
 end-to-end images/s. Images are generated (random, fixed seed) at
 ``--shape`` unless ``--images`` names files. ``--deploy`` times the fastest
-inference form (:func:`mmunireplk.models.prepare_for_inference`:
+inference form (:func:`mmunireplk.deploy.prepare_for_inference`:
 re-parameterised backbone, gradients off); ``--compile`` also compiles the
 backbone with ``torch.compile``. The task is read off the config.
 
@@ -26,11 +26,9 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 
-from mmunireplk.models import prepare_for_inference
+from mmunireplk.apis.builder import build_model_from_config
+from mmunireplk.deploy import prepare_for_inference
 from mmunireplk.utils.runtime import detect_task, sync_bn_to_bn
-
-# a module beside this script (its folder is on sys.path)
-from builder import build_model_from_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from mmunireplk.models.layers import cpu_fast_path
+from mmunireplk.deploy import KernelBlock, KernelConv2d, detach_cpu_kernels
 
 FLOP_CONVENTIONS = ('macs', 'mmcv')
 
@@ -151,7 +151,7 @@ def count_flops_all(model: nn.Module,
         part = name.split('.')[0] if name else '(model)'
         handles.append(module.register_forward_hook(make_hook(part)))
     try:
-        with hooked_forward():
+        with hooked_forward(model):
             run()
     finally:
         for handle in handles:
@@ -160,14 +160,33 @@ def count_flops_all(model: nn.Module,
 
 
 @contextmanager
-def hooked_forward() -> Iterator[None]:
-    """Context for a forward whose module hooks must all fire: no grad,
-    deploy blocks calling their submodules (not the fast CPU path) and
-    compiled modules running eagerly (hooks would break their graphs)."""
+def without_cpu_kernels(model: nn.Module) -> Iterator[None]:
+    """Run ``model``'s deploy blocks and convs module by module: CPU
+    kernels attached by :func:`mmunireplk.deploy.attach_cpu_kernels` (which
+    compute a block without calling its submodules) are detached inside
+    the context and attached again, with their state, after it."""
+    attached = [(m, type(m), m.cpu_kernels) for m in model.modules()
+                if isinstance(m, (KernelBlock, KernelConv2d))]
+    if attached:
+        detach_cpu_kernels(model)
+    try:
+        yield
+    finally:
+        for module, kernel_class, kernels in attached:
+            module.__class__ = kernel_class
+            module.cpu_kernels = kernels
+
+
+@contextmanager
+def hooked_forward(model: nn.Module) -> Iterator[None]:
+    """Context for a forward of ``model`` whose module hooks must all fire:
+    no grad, deploy blocks calling their submodules (no CPU kernels, see
+    :func:`without_cpu_kernels`) and compiled modules running eagerly
+    (hooks would break their graphs)."""
     force_eager = getattr(torch.compiler, 'set_stance', None)  # >= 2.6
     with ExitStack() as stack:
         stack.enter_context(torch.no_grad())
-        stack.enter_context(cpu_fast_path(False))
+        stack.enter_context(without_cpu_kernels(model))
         if force_eager is not None:
             stack.enter_context(force_eager('force_eager'))
         yield

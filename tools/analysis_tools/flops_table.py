@@ -20,10 +20,10 @@ import time
 import torch.nn as nn
 from mmengine.config import Config
 
+from mmunireplk.apis.builder import build_model_from_config
 from mmunireplk.models.backbones import UniRepLKNet
 
-# modules beside this script (its folder is on sys.path)
-from builder import build_model_from_config
+# a module beside this script (its folder is on sys.path)
 from complexity import get_complexity
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs',

@@ -22,8 +22,9 @@ import os
 
 from mmengine.config import Config, DictAction
 
-# modules beside this script (its folder is on sys.path)
-from builder import build_model_from_config
+from mmunireplk.apis.builder import build_model_from_config
+
+# a module beside this script (its folder is on sys.path)
 from complexity import FLOP_CONVENTIONS, get_complexity
 
 
