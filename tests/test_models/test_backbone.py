@@ -3,7 +3,9 @@ import re
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmunireplk.models import UniRepLKNet
@@ -118,7 +120,10 @@ def test_param_count_matches_paper(arch):
         assert round(total / 1e6, decimals) == paper, total
 
 
-@pytest.mark.parametrize('arch', ALL_ARCHS)
+@pytest.mark.parametrize('arch', [
+    pytest.param(arch, marks=pytest.mark.slow)
+    if arch in ('large', 'xlarge') else arch for arch in ALL_ARCHS
+])
 def test_reparam_equivalence_every_arch(arch):
     torch.manual_seed(0)
     model = UniRepLKNet(arch=arch)
@@ -368,3 +373,78 @@ def test_get_layer_depth_rule():
         assert model.get_layer_depth(name) == (layer_id, 14), name
     assert model.get_layer_depth('stages.2.17.gamma', prefix='',
                                  num_layers=9) == (8, 11)
+
+
+@pytest.mark.timeout(60)
+def test_out_indices_without_last_stage_train_only_what_they_output():
+    """Stages after the last output are neither run nor trained: every
+    trainable parameter gets a gradient (DDP needs that), while checkpoints
+    of the full backbone still load key for key."""
+    model = UniRepLKNet(arch='atto', out_indices=(0, 1, 2))
+    model.init_weights()
+    model.train()
+    unused = [model.downsample_layers[3], model.stages[3]]
+    for module in unused:
+        assert not any(p.requires_grad for p in module.parameters())
+        assert not any(m.training for m in module.modules())
+    outs = model(torch.randn(2, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [40, 80, 160]
+    sum(o.sum() for o in outs).backward()
+    no_grad = [n for n, p in model.named_parameters()
+               if p.requires_grad and p.grad is None]
+    assert not no_grad
+    full = UniRepLKNet(arch='atto', out_indices=(0, 1, 2, 3))
+    result = model.load_state_dict(full.state_dict(), strict=False)
+    assert not result.missing_keys
+    assert result.unexpected_keys == ['norm3.weight', 'norm3.bias']
+    model.load_state_dict(
+        {k: v for k, v in full.state_dict().items()
+         if not k.startswith('norm3.')}, strict=True)
+    assert model.num_run_stages == 3
+    assert UniRepLKNet(arch='atto', out_indices=(1, )).num_run_stages == 2
+
+
+@pytest.mark.timeout(120)
+def test_out_indices_without_last_stage_under_ddp(tmp_path):
+    """DDP without ``find_unused_parameters`` runs two training steps of a
+    backbone whose last stage is no output (it fails on the second step
+    when a trainable parameter got no gradient in the first)."""
+    dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path}/store', rank=0,
+        world_size=1)
+    try:
+        model = DistributedDataParallel(
+            UniRepLKNet(arch='atto', out_indices=(0, 1, 2)))
+        for _ in range(2):
+            outs = model(torch.randn(2, 3, 32, 32))
+            sum(o.sum() for o in outs).backward()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.timeout(60)
+def test_checkpoint_key_knowledge_is_the_backbone_class():
+    assert UniRepLKNet.is_backbone_key('stages.0.0.gamma')
+    assert UniRepLKNet.is_backbone_key('norm3.weight')
+    assert not UniRepLKNet.is_backbone_key('norm.weight')
+    assert not UniRepLKNet.is_backbone_key('head.fc.weight')
+    training = build_meta(arch='atto').state_dict()
+    deploy = build_meta(arch='atto', deploy=True).state_dict()
+    assert UniRepLKNet.state_dict_form(training) == 'training'
+    assert UniRepLKNet.state_dict_form(deploy) == 'deploy'
+    assert UniRepLKNet.state_dict_form({'x.weight': torch.zeros(1)}) is None
+    arch = UniRepLKNet.infer_arch(deploy)['arch']
+    assert (arch['depths'], arch['dims']) == SPEC['atto']
+    model = UniRepLKNet(arch='atto')
+    randomize_bn_and_scales(model)
+    merged = UniRepLKNet.reparameterize_state_dict(model.state_dict())
+    assert set(merged) == set(deploy)
+    with pytest.raises(ValueError, match='already in the deploy form'):
+        UniRepLKNet.reparameterize_state_dict(merged)
+    with pytest.raises(RuntimeError, match='deploy=True'):
+        UniRepLKNet.check_forms(training, deploy, 'the file')
+    extracted = UniRepLKNet.extract_state_dict(
+        {'state_dict': {'backbone.stages.0.0.gamma': torch.ones(1),
+                        'backbone.norm.weight': torch.ones(1),
+                        'neck.conv.weight': torch.ones(1)}})
+    assert list(extracted) == ['stages.0.0.gamma']

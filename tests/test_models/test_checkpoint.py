@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmunireplk.checkpoint import UnsafeCheckpointError
 from mmunireplk.models import UniRepLKNet
+from mmunireplk.models.pretrained import UnsafeCheckpointError
 from tests.helpers import randomize_bn_and_scales
 
 

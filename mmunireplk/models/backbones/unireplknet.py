@@ -2,10 +2,11 @@
 """UniRepLKNet backbone (Ding et al., CVPR 2024) for OpenMMLab 2.x."""
 import re
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
@@ -13,7 +14,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmunireplk.registry import MODELS
 from ..layers import LayerNorm2d, UniRepLKNetBlock
-from ..layers.cpu_inference import downsample_forward_cpu, use_cpu_fast_path
+from ..pretrained import (read_weights, shape_mismatches, short_list,
+                          strip_prefix, unwrap_state_dict)
 
 StateDict = Dict[str, Tensor]
 
@@ -49,7 +51,11 @@ class UniRepLKNet(BaseModule):
             optionally ``kernel_sizes``. Defaults to ``'tiny'``.
         in_channels (int): Input channels. Defaults to 3.
         out_indices (Sequence[int]): Stages whose (normalised) outputs are
-            returned. Defaults to ``(0, 1, 2, 3)``.
+            returned. Stages after the last of them are not run and their
+            parameters are frozen (``requires_grad=False``: under DDP every
+            trainable parameter then gets a gradient); they are still built,
+            so that checkpoints load with the same keys. Defaults to
+            ``(0, 1, 2, 3)``.
         out_norm (bool): Apply the LayerNorm ``norm{i}`` to each returned
             stage output. False returns the raw stage outputs and builds no
             ``norm{i}``, as the ImageNet classifier needs (its head pools,
@@ -72,7 +78,7 @@ class UniRepLKNet(BaseModule):
             Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. A
             ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` loads public
-            ImageNet weights (see :func:`load_pretrained_backbone`).
+            ImageNet weights (see :meth:`init_weights`).
     """
     arch_settings: Dict[str, dict] = {
         'atto': _arch((2, 2, 6, 2), (40, 80, 160, 320), (13, )),
@@ -201,34 +207,41 @@ class UniRepLKNet(BaseModule):
             parsed.append(index % self.num_stages)
         return tuple(sorted(set(parsed)))
 
+    @property
+    def num_run_stages(self) -> int:
+        """How many stages the forward runs: up to the last output."""
+        return max(self.out_indices) + 1 if self.out_indices else 0
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         outs = []
-        fast = self.deploy and use_cpu_fast_path(
-            x, self.downsample_layers[0][0].weight)
-        for i in range(self.num_stages):
-            if fast:
-                x = downsample_forward_cpu(self.downsample_layers[i], x)
-            else:
-                x = self.downsample_layers[i](x)
+        for i in range(self.num_run_stages):
+            x = self.downsample_layers[i](x)
             x = self.stages[i](x)
-            if i in self.out_indices and not self.out_norm:
-                outs.append(x.contiguous())
-            elif i in self.out_indices:
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(x) if self.out_norm else x
                 # LayerNorm2d returns a channels-last strided view; necks
                 # keep that layout, and ops that index raw NCHW memory
                 # (e.g. mmcv's RoIAlign) would read scrambled features.
-                outs.append(getattr(self, f'norm{i}')(x).contiguous())
+                outs.append(out.contiguous())
         return tuple(outs)
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        modules = [self.downsample_layers[0]]
+    def _frozen_modules(self) -> List[nn.Module]:
+        """The modules kept in eval mode without gradients: those of
+        ``frozen_stages`` and the stages after the last output, which the
+        forward does not run."""
+        modules = []
+        if self.frozen_stages >= 0:
+            modules.append(self.downsample_layers[0])
         for i in range(self.frozen_stages):
             modules += [self.downsample_layers[i], self.stages[i]]
             if self.out_norm and i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
-        for module in modules:
+        for i in range(self.num_run_stages, self.num_stages):
+            modules += [self.downsample_layers[i], self.stages[i]]
+        return modules
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
@@ -259,13 +272,11 @@ class UniRepLKNet(BaseModule):
         """Initialise like the reference, then load pretrained weights.
 
         ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None,
-        map_location='cpu', trust_checkpoint=False)``: the file is read
-        weights-only unless ``trust_checkpoint`` opts in (see
-        :func:`mmunireplk.checkpoint.load_checkpoint_file`).
+        map_location='cpu', trust_checkpoint=False)``: the file (local path
+        or http(s) URL) is read weights-only unless ``trust_checkpoint``
+        opts in (see :func:`mmunireplk.models.pretrained.load_weights_file`),
+        then loaded with :meth:`load_pretrained_weights`.
         """
-        # Imported here: the checkpoint package imports this module.
-        from mmunireplk.checkpoint import load_pretrained_backbone
-
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 trunc_normal_(module.weight, std=.02)
@@ -273,12 +284,15 @@ class UniRepLKNet(BaseModule):
                     nn.init.zeros_(module.bias)
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
-            load_pretrained_backbone(
-                self,
-                self.init_cfg['checkpoint'],
-                prefix=self.init_cfg.get('prefix'),
+            filename = self.init_cfg['checkpoint']
+            checkpoint = read_weights(
+                filename,
                 map_location=self.init_cfg.get('map_location', 'cpu'),
                 trust=self.init_cfg.get('trust_checkpoint') or None)
+            self.load_pretrained_weights(
+                self.extract_state_dict(checkpoint,
+                                        self.init_cfg.get('prefix')),
+                source=filename)
             self._is_init = True
         elif self.init_cfg is not None:
             super().init_weights()
@@ -286,6 +300,200 @@ class UniRepLKNet(BaseModule):
             self._is_init = True
         # Re-apply freezing so that loaded weights keep requires_grad=False.
         self._freeze_stages()
+
+    def load_pretrained_weights(self,
+                                state_dict: Mapping[str, Tensor],
+                                source: str = 'checkpoint',
+                                logger: Optional[MMLogger] = None) -> None:
+        """Load backbone weights with checks and one readable summary log.
+
+        Missing or unexpected keys are allowed (and logged: e.g. fresh output
+        norms); a form or shape mismatch, or no matching key at all, is an
+        error.
+
+        Args:
+            state_dict (Mapping[str, Tensor]): Un-prefixed backbone weights
+                (see :meth:`extract_state_dict`).
+            source (str): Names the weights in messages.
+            logger (MMLogger, optional): Defaults to the current logger.
+
+        Raises:
+            RuntimeError: If the weights are in the deploy form and the model
+                in the training form or vice versa, or no key matches.
+            ValueError: If shapes differ (every mismatching key is named).
+        """
+        logger = logger or MMLogger.get_current_instance()
+        model_state = self.state_dict()
+        self.check_forms(model_state, state_dict, source)
+        mismatched = shape_mismatches(model_state, state_dict)
+        if mismatched:
+            raise ValueError(f'Shape mismatch between {source} and the '
+                             'model:\n  ' + '\n  '.join(mismatched))
+        matched = [k for k in state_dict if k in model_state]
+        if not matched:
+            raise RuntimeError(
+                f'No key of {source} matches the model (checkpoint keys look '
+                f'like {short_list(state_dict, 3)}; model keys like '
+                f'{short_list(model_state, 3)})')
+        result = self.load_state_dict(state_dict, strict=False)
+        lines = [
+            f'Loaded {len(matched)}/{len(model_state)} tensors from {source}'
+        ]
+        if result.missing_keys:
+            lines.append(f'missing in checkpoint, left initialised '
+                         f'({len(result.missing_keys)}): '
+                         f'{short_list(result.missing_keys)}')
+        if result.unexpected_keys:
+            lines.append(f'unexpected in checkpoint, ignored '
+                         f'({len(result.unexpected_keys)}): '
+                         f'{short_list(result.unexpected_keys)}')
+        logger.info('\n  '.join(lines))
+
+    # What the backbone knows about its checkpoints. Static / class methods:
+    # the converters and loaders use them without building a model.
+
+    @staticmethod
+    def is_backbone_key(key: str) -> bool:
+        """Whether an un-prefixed state-dict key is UniRepLKNet's (and not,
+        e.g., the ImageNet classifier's ``norm.*`` / ``head.*``)."""
+        head = key.split('.', 1)[0]
+        return head in ('downsample_layers', 'stages') or bool(
+            re.fullmatch(r'norm\d', head))
+
+    @staticmethod
+    def state_dict_form(state_dict: Mapping[str, Tensor]) -> Optional[str]:
+        """``'deploy'``, ``'training'`` or None (undecidable) for a state
+        dict (any prefix)."""
+        if any(k.endswith('pwconv2.0.bias') for k in state_dict):
+            return 'deploy'
+        if any(k.endswith('pwconv2.2.weight') or '.origin_bn.' in k
+               for k in state_dict):
+            return 'training'
+        return None
+
+    @classmethod
+    def check_forms(cls, model_state: Mapping[str, Tensor],
+                    state_dict: Mapping[str, Tensor], source: str) -> None:
+        """Refuse weights of the other form (training vs deploy) than the
+        model's, with the fix in the message.
+
+        Raises:
+            RuntimeError: If both forms are known and differ.
+        """
+        model_form = cls.state_dict_form(model_state)
+        ckpt_form = cls.state_dict_form(state_dict)
+        if not (model_form and ckpt_form and model_form != ckpt_form):
+            return
+        if ckpt_form == 'deploy':
+            raise RuntimeError(f'{source} is in the deploy (re-parameterised) '
+                               'form but the model is in the training form: '
+                               'build the backbone with deploy=True to load '
+                               'it')
+        raise RuntimeError(f'{source} is in the training form but the model '
+                           'is in the deploy (re-parameterised) form: build '
+                           'it with deploy=False, load the weights, then call '
+                           'switch_to_deploy()')
+
+    @classmethod
+    def extract_state_dict(cls,
+                           checkpoint: Mapping,
+                           prefix: Optional[str] = None) -> StateDict:
+        """Get the UniRepLKNet weights out of any supported checkpoint
+        layout.
+
+        Accepts a raw state dict or one wrapped in ``state_dict`` /
+        ``model``, with or without ``module.`` (DDP) and ``backbone.``
+        (detector, segmentor or mmpretrain classifier) prefixes. Keys that
+        are not the backbone's (see :meth:`is_backbone_key`), e.g. the
+        ImageNet classifier's ``norm.*`` / ``head.*``, are dropped.
+
+        Args:
+            checkpoint (Mapping): The loaded checkpoint.
+            prefix (str, optional): Take only keys under this prefix. By
+                default ``backbone.`` is used when any key carries it.
+
+        Raises:
+            KeyError: If no key is under ``prefix``.
+        """
+        state_dict = OrderedDict(unwrap_state_dict(checkpoint))
+        if state_dict and all(k.startswith('module.') for k in state_dict):
+            state_dict = strip_prefix(state_dict, 'module.')
+        if prefix is None and any(
+                k.startswith('backbone.') for k in state_dict):
+            prefix = 'backbone.'
+        if prefix:
+            if not prefix.endswith('.'):
+                prefix += '.'
+            state_dict = strip_prefix(state_dict, prefix)
+            if not state_dict:
+                raise KeyError(f'No checkpoint key starts with {prefix!r}')
+        return OrderedDict(
+            (k, v) for k, v in state_dict.items() if cls.is_backbone_key(k))
+
+    @classmethod
+    def infer_arch(cls, state_dict: Mapping[str, Tensor]) -> dict:
+        """Read the constructor arguments off a state dict (un-prefixed
+        keys, training or deploy form).
+
+        Returns:
+            dict: ``arch`` (depths, dims, kernel_sizes), ``in_channels``,
+            ``out_indices``, ``layer_scale_init_value`` and ``deploy``,
+            ready for ``UniRepLKNet(**kwargs)``.
+
+        Raises:
+            KeyError: If the keys do not look like a UniRepLKNet.
+        """
+        dims, depths, kernel_sizes = [], [], []
+        for i in range(cls.num_stages):
+            # The stem's last conv (index 3) gives dims[0].
+            key = f'downsample_layers.{i}.{3 if i == 0 else 0}.weight'
+            if key not in state_dict:
+                raise KeyError(f'{key!r} not found: not a UniRepLKNet state '
+                               f'dict (keys look like {list(state_dict)[:3]})')
+            dims.append(int(state_dict[key].shape[0]))
+            kernels = []
+            while True:
+                block = f'stages.{i}.{len(kernels)}.dwconv'
+                weight = state_dict.get(f'{block}.lk_origin.weight',
+                                        state_dict.get(f'{block}.weight'))
+                if weight is None:
+                    break
+                kernels.append(int(weight.shape[-1]))
+            depths.append(len(kernels))
+            kernel_sizes.append(tuple(kernels))
+        has_gamma = any(k.startswith('stages.') and k.endswith('.gamma')
+                        for k in state_dict)
+        return dict(
+            arch=dict(
+                depths=tuple(depths),
+                dims=tuple(dims),
+                kernel_sizes=tuple(kernel_sizes)),
+            in_channels=int(
+                state_dict['downsample_layers.0.0.weight'].shape[1]),
+            out_indices=tuple(i for i in range(cls.num_stages)
+                              if f'norm{i}.weight' in state_dict),
+            layer_scale_init_value=1e-6 if has_gamma else None,
+            deploy=cls.state_dict_form(state_dict) == 'deploy')
+
+    @classmethod
+    def reparameterize_state_dict(
+            cls, state_dict: Mapping[str, Tensor]) -> StateDict:
+        """The deploy form of un-prefixed training-form weights.
+
+        Loads them strictly into a model of the inferred architecture,
+        re-parameterises it in eval mode and returns its state dict.
+
+        Raises:
+            ValueError: If the weights are already in the deploy form.
+        """
+        if cls.state_dict_form(state_dict) == 'deploy':
+            raise ValueError('The UniRepLKNet weights are already in the '
+                             'deploy form')
+        model = cls(**cls.infer_arch(state_dict))
+        model.load_state_dict(state_dict, strict=True)
+        model.eval()
+        model.switch_to_deploy()
+        return OrderedDict(model.state_dict())
 
     def get_layer_depth(self,
                         param_name: str,
@@ -343,84 +551,8 @@ class UniRepLKNet(BaseModule):
         return num_layers + 1, total
 
 
-def is_backbone_key(key: str) -> bool:
-    """Whether an un-prefixed state-dict key is UniRepLKNet's (and not,
-    e.g., the ImageNet classifier's ``norm.*`` / ``head.*``)."""
-    head = key.split('.', 1)[0]
-    return head in ('downsample_layers', 'stages') or bool(
-        re.fullmatch(r'norm\d', head))
-
-
-def state_dict_form(state_dict: StateDict) -> Optional[str]:
-    """``'deploy'``, ``'training'`` or None (undecidable) for a state dict
-    (any prefix)."""
-    if any(k.endswith('pwconv2.0.bias') for k in state_dict):
-        return 'deploy'
-    if any(k.endswith('pwconv2.2.weight') or '.origin_bn.' in k
-           for k in state_dict):
-        return 'training'
-    return None
-
-
-def infer_arch(state_dict: StateDict) -> dict:
-    """Read the UniRepLKNet constructor arguments off its state dict.
-
-    Works for the training and the deploy form (un-prefixed keys).
-
-    Returns:
-        dict: ``arch`` (depths, dims, kernel_sizes), ``in_channels``,
-        ``out_indices``, ``layer_scale_init_value`` and ``deploy``, ready for
-        ``UniRepLKNet(**kwargs)``.
-
-    Raises:
-        KeyError: If the keys do not look like a UniRepLKNet.
-    """
-    dims, depths, kernel_sizes = [], [], []
-    for i in range(4):
-        # The stem's last conv (index 3) gives dims[0].
-        key = f'downsample_layers.{i}.{3 if i == 0 else 0}.weight'
-        if key not in state_dict:
-            raise KeyError(f'{key!r} not found: not a UniRepLKNet state dict '
-                           f'(keys look like {list(state_dict)[:3]})')
-        dims.append(int(state_dict[key].shape[0]))
-        kernels = []
-        while True:
-            block = f'stages.{i}.{len(kernels)}.dwconv'
-            weight = state_dict.get(f'{block}.lk_origin.weight',
-                                    state_dict.get(f'{block}.weight'))
-            if weight is None:
-                break
-            kernels.append(int(weight.shape[-1]))
-        depths.append(len(kernels))
-        kernel_sizes.append(tuple(kernels))
-    has_gamma = any(k.startswith('stages.') and k.endswith('.gamma')
-                    for k in state_dict)
-    return dict(
-        arch=dict(
-            depths=tuple(depths),
-            dims=tuple(dims),
-            kernel_sizes=tuple(kernel_sizes)),
-        in_channels=int(state_dict['downsample_layers.0.0.weight'].shape[1]),
-        out_indices=tuple(i for i in range(4) if f'norm{i}.weight' in
-                          state_dict),
-        layer_scale_init_value=1e-6 if has_gamma else None,
-        deploy=state_dict_form(state_dict) == 'deploy')
-
-
-def reparameterize_state_dict(state_dict: StateDict) -> StateDict:
-    """The deploy form of un-prefixed training-form UniRepLKNet weights.
-
-    Loads them strictly into a model of the inferred architecture,
-    re-parameterises it in eval mode and returns its state dict.
-
-    Raises:
-        ValueError: If the weights are already in the deploy form.
-    """
-    if state_dict_form(state_dict) == 'deploy':
-        raise ValueError('The UniRepLKNet weights are already in the deploy '
-                         'form')
-    model = UniRepLKNet(**infer_arch(state_dict))
-    model.load_state_dict(state_dict, strict=True)
-    model.eval()
-    model.switch_to_deploy()
-    return OrderedDict(model.state_dict())
+# The former module-level names of the checkpoint helpers.
+is_backbone_key = UniRepLKNet.is_backbone_key
+state_dict_form = UniRepLKNet.state_dict_form
+infer_arch = UniRepLKNet.infer_arch
+reparameterize_state_dict = UniRepLKNet.reparameterize_state_dict

@@ -1,21 +1,19 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Building blocks of UniRepLKNet and their structural re-parameterisation.
 
-Every module keeps the parameter names of the public checkpoints (see the
-architecture spec), so ``state_dict()`` keys match them exactly.
+Every module keeps the parameter names of the public checkpoints, so
+``state_dict()`` keys match them exactly.
 """
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterator, Optional, Tuple
+from functools import partial
+from typing import (ContextManager, Dict, Iterator, NamedTuple, Optional,
+                    Tuple)
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor
-
-from .cpu_inference import (deploy_block_forward_cpu, deploy_block_weights,
-                            use_compiled_cpu_block, use_cpu_fast_path)
-from .functional import grn_scale_from_squares, se_gate
 
 # Kernel sizes and dilations of the parallel dilated branches of a
 # DilatedReparamBlock, keyed by its large kernel size K.
@@ -127,6 +125,12 @@ def keep_bn_statistics(module: nn.Module) -> Iterator[None]:
             bn.num_batches_tracked.copy_(count)
 
 
+def _recompute_contexts(module: nn.Module) -> Tuple[ContextManager, ...]:
+    """Checkpoint contexts: none for the forward, BN statistics kept for the
+    recomputation."""
+    return nullcontext(), keep_bn_statistics(module)
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop whole residual branches per sample.
 
@@ -219,12 +223,16 @@ class GRN(nn.Module):
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()
         return self.scale_from_squares(
-            x.square().sum(dim=tuple(range(1, x.dim() - 1))))
+            x.square().sum(dim=tuple(range(1, x.dim() - 1))), self.gamma)
 
-    def scale_from_squares(self, sum_of_squares: Tensor) -> Tensor:
+    @staticmethod
+    def scale_from_squares(sum_of_squares: Tensor, gamma: Tensor) -> Tensor:
         """``gamma * Nx + 1`` from the per-channel sums of ``x ** 2`` over
-        the spatial dims, shape (N, C)."""
-        return grn_scale_from_squares(sum_of_squares, self.gamma)
+        the spatial dims (shape (N, C)): ``Gx`` is their square root and
+        ``Nx = Gx / (mean_C(Gx) + 1e-6)``."""
+        gx = sum_of_squares.sqrt()
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return gamma.reshape(1, -1) * nx + 1
 
     def forward(self, x: Tensor) -> Tensor:
         scale = self.response_scale(x).to(x.dtype)
@@ -247,20 +255,7 @@ class SEBlock(nn.Module):
         self.down = nn.Conv2d(channels, internal_channels, 1, bias=True)
         self.up = nn.Conv2d(internal_channels, channels, 1, bias=True)
 
-    def channel_weights(self, x: Tensor) -> Tensor:
-        """The sigmoid gate of each sample and channel, shape (N, C).
-
-        The same maths as :meth:`forward`, with the 1x1 convs on 1x1 maps
-        run as ``F.linear`` on (N, C) (fewer ops; :func:`se_gate`).
-        """
-        return se_gate(x, self.down.weight, self.down.bias, self.up.weight,
-                       self.up.bias)
-
     def forward(self, x: Tensor) -> Tensor:
-        if torch.compiler.is_compiling():
-            # the same maths; inductor fuses it instead of calling two
-            # convolution kernels on 1x1 maps per block (docs/speed.md)
-            return x * self.channel_weights(x)[:, :, None, None]
         w = F.adaptive_avg_pool2d(x, 1)
         return x * torch.sigmoid(self.up(F.relu(self.down(w))))
 
@@ -348,6 +343,24 @@ class DilatedReparamBlock(nn.Module):
             delattr(self, f'dil_bn_k{k}_{r}')
 
 
+class DeployBlockWeights(NamedTuple):
+    """The tensors of a deploy-form :class:`UniRepLKNetBlock`, which computes
+    ``x + fc2(g * GELU(fc1(s * dw(x))))`` with the SE gate
+    ``s = sigmoid(se_up(relu(se_down(mean(dw(x))))))`` and the GRN scale
+    ``g = grn_gamma * Nx + 1`` (see :class:`GRN`)."""
+    dw_weight: Tensor  #: depthwise conv, (C, 1, K, K)
+    dw_bias: Tensor  #: (C, )
+    se_down_weight: Tensor  #: 1x1 conv, (C // 4, C, 1, 1)
+    se_down_bias: Tensor
+    se_up_weight: Tensor  #: 1x1 conv, (C, C // 4, 1, 1)
+    se_up_bias: Tensor
+    fc1_weight: Tensor  #: Linear, (4C, C)
+    fc1_bias: Tensor
+    grn_gamma: Tensor  #: (1, 1, 1, 4C)
+    fc2_weight: Tensor  #: Linear, (C, 4C)
+    fc2_bias: Tensor
+
+
 class UniRepLKNetBlock(nn.Module):
     """The UniRepLKNet block.
 
@@ -410,7 +423,7 @@ class UniRepLKNetBlock(nn.Module):
     def deploy(self) -> bool:
         return isinstance(self.norm, nn.Identity)
 
-    def _residual(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> Tensor:
         y = self.se(self.norm(self.dwconv(x)))
         y = self.pwconv2(self.act(self.pwconv1(y)))
         if self.gamma is not None:
@@ -418,21 +431,41 @@ class UniRepLKNetBlock(nn.Module):
         return x + self.drop_path(y)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.deploy and use_cpu_fast_path(x, self.pwconv1[1].weight):
-            return deploy_block_forward_cpu(self, x)
-        if self.deploy and use_compiled_cpu_block(x,
-                                                  self.pwconv1[1].weight):
-            # under torch.compile: the fast path as one opaque op
-            return torch.ops.mmunireplk.deploy_block_cpu(
-                x, *deploy_block_weights(self))
-        if self.with_cp and x.requires_grad:
-            # the recomputation must not update the BN statistics again
-            return cp.checkpoint(
-                self._residual,
-                x,
-                use_reentrant=False,
-                context_fn=lambda: (nullcontext(), keep_bn_statistics(self)))
-        return self._residual(x)
+        if not (self.with_cp and x.requires_grad):
+            return self._forward(x)
+        if torch.compiler.is_compiling():
+            # A compiled graph applies the BN buffer updates once however
+            # much of the forward it recomputes; dynamo's checkpoint takes no
+            # context_fn but selective-checkpoint policies.
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        # The eager recomputation runs the block again during backward and
+        # must not update the BN statistics a second time.
+        return cp.checkpoint(
+            self._forward,
+            x,
+            use_reentrant=False,
+            context_fn=partial(_recompute_contexts, self))
+
+    def deploy_weights(self) -> 'DeployBlockWeights':
+        """The tensors of the deploy form, by role.
+
+        The one accessor for code that computes the deploy block from its
+        tensors (e.g. :mod:`mmunireplk.deploy.cpu_kernels`), so that such
+        code does not depend on the submodule layout.
+
+        Raises:
+            RuntimeError: If the block is not in the deploy form.
+        """
+        if not self.deploy:
+            raise RuntimeError('deploy_weights() needs the deploy form: call '
+                               'reparameterize() (or the backbone\'s '
+                               'switch_to_deploy()) first')
+        conv = getattr(self.dwconv, 'lk_origin', self.dwconv)
+        fc1, grn, fc2 = self.pwconv1[1], self.act[1], self.pwconv2[0]
+        return DeployBlockWeights(conv.weight, conv.bias, self.se.down.weight,
+                                  self.se.down.bias, self.se.up.weight,
+                                  self.se.up.bias, fc1.weight, fc1.bias,
+                                  grn.gamma, fc2.weight, fc2.bias)
 
     @torch.no_grad()
     def reparameterize(self) -> None:
