@@ -36,7 +36,6 @@ if TOOLS_DIR not in sys.path:  # sibling modules, also when loaded by path
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import pycocotools.mask as mask_util  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.utils import track_iter_progress  # noqa: E402
@@ -126,6 +125,8 @@ def prediction_to_dict(sample: Any,
                 score=round(float(scores[i]), 5),
                 bbox=[round(float(v), 2) for v in boxes[i]])
             if masks is not None:
+                # pycocotools comes with mmdet: needed for detection only
+                import pycocotools.mask as mask_util
                 rle = mask_util.encode(
                     np.asfortranarray(masks[i].astype(np.uint8)))
                 item['mask'] = dict(
