@@ -2,6 +2,7 @@
 """Shared helpers of the test suite."""
 import importlib.util
 import os.path as osp
+import sys
 from types import ModuleType
 
 import torch
@@ -37,6 +38,9 @@ def load_tool(relpath: str) -> ModuleType:
     """Import a script of the repository (e.g. ``'tools/test.py'``) as a
     module, to call its ``main()`` in-process."""
     path = osp.join(REPO, relpath)
+    # as when the script runs: its folder is on sys.path for its siblings
+    if osp.dirname(path) not in sys.path:
+        sys.path.append(osp.dirname(path))
     name = 'tool_' + osp.splitext(osp.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

@@ -11,7 +11,7 @@ from mmengine.registry import MODELS, init_default_scope
 from mmunireplk.checkpoint import (load_checkpoint_file, load_strict,
                                    unwrap_state_dict)
 from mmunireplk.checkpoint.state_dict import StateDict
-from mmunireplk.models import prepare_for_inference
+from mmunireplk.deploy import prepare_for_inference
 from mmunireplk.models.backbones.unireplknet import state_dict_form
 from mmunireplk.utils.runtime import sync_bn_to_bn
 

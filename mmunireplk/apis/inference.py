@@ -24,7 +24,7 @@ from mmengine.registry import DefaultScope
 
 from mmunireplk.checkpoint import load_strict, read_checkpoint
 from mmunireplk.checkpoint.convert import strip_ddp_prefix
-from mmunireplk.checkpoint.state_dict import unwrap_state_dict
+from mmunireplk.checkpoint import unwrap_state_dict
 from mmunireplk.deploy import prepare_for_inference
 from mmunireplk.models import UniRepLKNet
 from mmunireplk.utils.runtime import TASK_SCOPES, detect_task

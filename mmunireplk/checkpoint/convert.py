@@ -20,7 +20,7 @@ from mmunireplk.models.backbones.unireplknet import (is_backbone_key,
                                                      state_dict_form)
 from mmunireplk.utils.plain import to_builtin
 from .io import add_trust_argument, read_checkpoint, save_checkpoint_atomic
-from .state_dict import strip_prefix, unwrap_state_dict
+from mmunireplk.models.pretrained import strip_prefix, unwrap_state_dict
 
 StateDict = Dict[str, torch.Tensor]
 Converter = Callable[..., dict]

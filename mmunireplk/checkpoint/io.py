@@ -1,14 +1,14 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Reading checkpoints weights-only and writing them atomically.
+"""Reading runner checkpoints weights-only and writing them atomically.
 
-A checkpoint is untrusted input: unpickling an arbitrary file can run any
-code. :func:`load_checkpoint_file` therefore reads with torch's weights-only
-unpickler and allow-lists only :data:`SAFE_GLOBALS` (numpy scalars, dtypes
-and arrays, which the ``meta`` of mmdet 2.x / mmseg 0.x runner checkpoints
-may hold). A file that needs any other global is refused with
-:class:`UnsafeCheckpointError`, which names the globals and the opt-in.
+Files are read by :mod:`mmunireplk.models.pretrained` (weights-only with a
+minimal allow-list; an explicit, logged opt-in unpickles in full): this
+module adds what runner checkpoints need on top, namely the runner state
+that :class:`~mmunireplk.engine.SafeCheckpointHook` stores as plain data,
+``map_location`` devices, atomic writes, the ``--trust-checkpoint`` flag of
+the tools, and the hook-up with mmengine's checkpoint loader.
 
-The opt-in is explicit and logged: ``trust=True`` in the Python API, the
+The opt-in to full unpickling: ``trust=True`` in the Python API, the
 ``--trust-checkpoint`` flag of the tools, ``trust_checkpoint=True`` in the
 backbone's ``init_cfg``, or the environment variable
 ``MMUNIREPLK_TRUST_CHECKPOINT=1`` (which the flag sets, so that every
@@ -17,94 +17,20 @@ process of a run honours it).
 import io
 import os
 import os.path as osp
-import pickle
 import tempfile
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Optional, Union
 
-import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.dist import barrier, get_dist_info
-from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from mmunireplk.models.pretrained import (TRUST_ENV, download_checkpoint,
+                                          load_weights_file)
 from .runner_state import RUNNER_STATE_KEYS, restore_runner_state
 
-TRUST_ENV = 'MMUNIREPLK_TRUST_CHECKPOINT'
 #: File backend name of :class:`AtomicLocalBackend` in mmengine.
 ATOMIC_BACKEND = 'mmunireplk_atomic_local'
-TRUST_HINT = (f'pass trust=True / --trust-checkpoint / init_cfg '
-              f'trust_checkpoint=True, or set {TRUST_ENV}=1, only if you '
-              'trust where the file comes from')
-
-
-def _numpy_safe_globals() -> List[Tuple[Callable, str]]:
-    """numpy scalars, dtypes and plain arrays, under the names numpy 1.x
-    and 2.x pickle them with (``numpy.core`` became ``numpy._core``)."""
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray
-    names = []
-    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        names += [(multiarray.scalar, f'{module}.scalar'),
-                  (multiarray._reconstruct, f'{module}._reconstruct')]
-    # Rebuilding a dtype checks its class (e.g. numpy.dtypes.Float64DType).
-    dtype_classes = [
-        type(np.dtype(code)) for code in ('?', 'i1', 'i2', 'i4', 'i8', 'u1',
-                                          'u2', 'u4', 'u8', 'f2', 'f4', 'f8',
-                                          'c8', 'c16', 'U', 'S')
-    ]
-    return names + [(np.dtype, 'numpy.dtype'),
-                    (np.ndarray, 'numpy.ndarray')] + [
-                        (cls, f'numpy.dtypes.{cls.__name__}')
-                        for cls in dtype_classes
-                    ]
-
-
-#: The only globals the weights-only unpickler may resolve besides torch's
-#: own: numpy scalars, dtypes and arrays (e.g. a ``best_score`` or a
-#: ``PALETTE`` in the ``meta`` of an mmcv 1.x runner checkpoint). None of
-#: them calls code of the file's choosing: the elements of an object array
-#: are themselves unpickled by the same restricted unpickler.
-SAFE_GLOBALS: List[Tuple[Callable, str]] = _numpy_safe_globals()
-SAFE_GLOBAL_NAMES = frozenset(name for _, name in SAFE_GLOBALS)
-
-
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint needs globals that weights-only loading does not allow.
-
-    Args:
-        filename (str): The checkpoint.
-        unsafe (Sequence[str]): The globals it needs (may be empty when
-            they could not be listed).
-        detail (str): torch's own message.
-    """
-
-    def __init__(self, filename: str, unsafe: Sequence[str],
-                 detail: str = '') -> None:
-        self.filename = filename
-        self.unsafe = list(unsafe)
-        names = ', '.join(self.unsafe) or _torch_reason(detail)
-        super().__init__(
-            f'Refusing to load {filename}: it is not weights-only, and '
-            f'unpickling it would import and call {names}, which can run '
-            f'arbitrary code. To load it anyway, {TRUST_HINT}.')
-
-
-def _torch_reason(detail: str) -> str:
-    """The line of torch's weights-only error that says what failed."""
-    for line in detail.splitlines():
-        if 'global' in line.lower() or 'can only build' in line.lower():
-            return line.strip()
-    return detail.strip().splitlines()[0] if detail.strip() else 'unknown'
-
-
-def trust_from_env() -> bool:
-    """Whether ``MMUNIREPLK_TRUST_CHECKPOINT`` opts in to full unpickling."""
-    value = os.environ.get(TRUST_ENV, '').strip().lower()
-    return value in ('1', 'true', 'yes', 'on')
 
 
 def set_trust_env(trust: bool) -> None:
@@ -121,25 +47,6 @@ def add_trust_argument(parser) -> None:
         help='unpickle checkpoints in full, which can run arbitrary code: '
         'only for files you trust that do not load weights-only (sets '
         f'{TRUST_ENV}=1 for this run)')
-
-
-def _unsafe_globals(path: str) -> List[str]:
-    """The globals of a zip-format checkpoint outside the allow-list."""
-    try:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception:  # legacy (non-zip) format, or unreadable
-        return []
-    return sorted(set(names) - SAFE_GLOBAL_NAMES)
-
-
-def _torch_load(source: Union[str, io.BytesIO], map_location,
-                trust: bool) -> object:
-    if trust:
-        return torch.load(source, map_location=map_location,
-                          weights_only=False)
-    with torch.serialization.safe_globals(SAFE_GLOBALS):
-        return torch.load(source, map_location=map_location,
-                          weights_only=True)
 
 
 def load_checkpoint_file(filename: str,
@@ -169,26 +76,9 @@ def load_checkpoint_file(filename: str,
             :data:`SAFE_GLOBALS` and trust was not given.
         RuntimeError: If the file cannot be read as a checkpoint.
     """
-    if filename.startswith('file://'):
-        filename = filename[len('file://'):]
-    path = osp.expanduser(filename)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
-    if trust is None:
-        trust = trust_from_env()
-    if trust:
-        print_log(f'Loading {filename} with full unpickling (trusted by '
-                  'explicit opt-in): it may run code', logger='current')
     device = _as_device(map_location)
-    try:
-        checkpoint = _torch_load(path, 'cpu' if device else map_location,
-                                 trust)
-    except pickle.UnpicklingError as error:
-        raise UnsafeCheckpointError(filename, _unsafe_globals(path),
-                                    str(error)) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise RuntimeError(f'Cannot read checkpoint {filename}: {error} '
-                           '(truncated or not a torch checkpoint?)') from None
+    checkpoint = load_weights_file(filename,
+                                   'cpu' if device else map_location, trust)
     if not isinstance(checkpoint, dict):
         return _to_device(checkpoint, device)
     restore_runner_state(checkpoint)
@@ -231,26 +121,7 @@ def load_url_checkpoint(url: str,
     In a distributed run only the first process of each node downloads
     (``LOCAL_RANK`` 0); the others wait for it and read the cached file.
     """
-    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
-    cached = osp.join(model_dir, osp.basename(url.split('?')[0]))
-    rank, world_size = get_dist_info()
-    downloads = int(os.environ.get('LOCAL_RANK', rank)) == 0
-    error: Optional[BaseException] = None
-    if downloads and not osp.isfile(cached):
-        os.makedirs(model_dir, exist_ok=True)
-        print_log(f'Downloading {url} to {cached}', logger='current')
-        try:
-            # writes a temporary file and renames it into place
-            torch.hub.download_url_to_file(url, cached, progress=True)
-        except Exception as err:  # the others must not wait forever
-            error = err
-    if world_size > 1:
-        barrier()
-    if error is not None:
-        raise error
-    if not osp.isfile(cached):
-        raise RuntimeError(f'{url} was not downloaded to {cached} by the '
-                           'first process of this node (see its log)')
+    cached = download_checkpoint(url, model_dir)
     return load_checkpoint_file(cached, map_location, trust)
 
 

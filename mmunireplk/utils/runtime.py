@@ -20,7 +20,7 @@ import glob
 import os
 import shutil
 import subprocess
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional
 
 import torch
 import torch.distributed as torch_dist

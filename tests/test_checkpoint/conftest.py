@@ -8,7 +8,7 @@ from typing import List
 import pytest
 import torch
 
-from tests.helpers import REPO
+from tests.helpers import REPO, load_tool
 
 SEG_DEMO_CONFIG = osp.join(REPO, 'configs', '_demo_',
                            'upernet_unireplknet-a_seg-demo.py')
@@ -53,7 +53,8 @@ def run(args: List[str], timeout: int = 300,
 @pytest.fixture(scope='session')
 def seg_data_root(tmp_path_factory) -> str:
     """A tiny generated ADE20K-layout dataset."""
-    from mmunireplk.seg import generate_ade20k_demo
+    generate_ade20k_demo = load_tool(
+        'tools/demo_seg_data.py').generate_ade20k_demo
     root = str(tmp_path_factory.mktemp('seg_data'))
     generate_ade20k_demo(root, num_train=2, num_val=1, seed=0)
     return root
@@ -62,7 +63,7 @@ def seg_data_root(tmp_path_factory) -> str:
 @pytest.fixture(scope='session')
 def det_data_root(tmp_path_factory) -> str:
     """A tiny generated COCO-format shapes dataset."""
-    from mmunireplk.det import generate_demo_coco
+    generate_demo_coco = load_tool('tools/demo_det_data.py').generate_demo_coco
     root = str(tmp_path_factory.mktemp('det_data'))
     generate_demo_coco(root, num_train=4, num_val=2, img_size=(64, 64))
     return root

@@ -54,7 +54,6 @@ def test_small_detector(name):
     import mmdet  # noqa: F401
     from mmdet.testing import demo_mm_inputs
 
-    import mmunireplk.det  # noqa: F401
     arch, dim, ckpt, num_layers, dpr = SMALL[name]
     cfg = Config.fromfile(config_path(DET.format(name)))
     backbone = cfg.model.backbone

@@ -4,6 +4,7 @@ import torch
 from mmengine.config import Config
 
 from mmunireplk.utils.runtime import sync_bn_to_bn
+from tests.helpers import load_tool
 from .conftest import DEMO_CONFIG
 
 import mmdet  # noqa: E402,F401  (installed by tools/install.sh)
@@ -16,8 +17,9 @@ def test_roi_features_match_contiguous_maps(mmdet_scope):
     explicitly contiguous copies of the same maps."""
     from mmdet.registry import MODELS
 
-    from mmunireplk.analysis.gpu_check import (LAYOUT_CHECK_ROIS,
-                                               roi_features_by_layout)
+    gpu_check = load_tool('tools/analysis_tools/gpu_check.py')
+    LAYOUT_CHECK_ROIS = gpu_check.LAYOUT_CHECK_ROIS
+    roi_features_by_layout = gpu_check.roi_features_by_layout
     cfg = Config.fromfile(DEMO_CONFIG)
     sync_bn_to_bn(cfg.model)
     model = MODELS.build(cfg.model)

@@ -14,7 +14,6 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmunireplk.det import generate_demo_coco
 from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint import (convert_file, convert_mmdet2_checkpoint,
                                    legacy_ema_key, load_checkpoint_file)
@@ -22,6 +21,8 @@ from tests.helpers import load_tool
 from .conftest import DEMO_CONFIG, REPO
 
 import mmdet  # noqa: E402,F401  (installed by tools/install.sh)
+
+generate_demo_coco = load_tool('tools/demo_det_data.py').generate_demo_coco
 
 
 def tiny_options(root: str, epochs: int = 1) -> List[str]:

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from PIL import Image
 
-from mmunireplk.seg import generate_ade20k_demo
+from tests.helpers import load_tool
 from .conftest import DEMO_CONFIG
 
 
@@ -28,6 +28,8 @@ def _dataset(root, split='training', pipeline='train'):
 @pytest.fixture
 def data_root(tmp_path):
     root = str(tmp_path / 'demo')
+    generate_ade20k_demo = load_tool(
+        'tools/demo_seg_data.py').generate_ade20k_demo
     generate_ade20k_demo(root, num_train=2, num_val=1, seed=3)
     return root
 

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from torch import Tensor
 
-from mmunireplk.analysis import build_model_from_config
+from mmunireplk.apis.builder import build_model_from_config
 from mmunireplk.utils.runtime import detect_task
 
 TARGETS = ('backbone', 'features', 'segmentor')
