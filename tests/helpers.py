@@ -1,9 +1,12 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Shared helpers of the test suite."""
 import importlib.util
+import os
 import os.path as osp
+import subprocess
 import sys
 from types import ModuleType
+from typing import Sequence
 
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -46,3 +49,35 @@ def load_tool(relpath: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_tool(args: Sequence[str],
+             timeout: int = 300,
+             check: bool = False,
+             **env: str) -> subprocess.CompletedProcess:
+    """Run a tool of the repository as a user does, in a new process.
+
+    ``args[0]`` is a ``.py`` script (run by this Python) or a command (e.g.
+    ``bash``); the working directory is the repository, one thread per
+    process (robust when other jobs share the CPU), warnings silenced, the
+    trust opt-in of the calling environment removed; ``env`` adds or
+    overrides variables.
+
+    Args:
+        check (bool): Assert a zero exit status (the output tail is the
+            assertion message).
+    """
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1',
+                    MKL_NUM_THREADS='1')
+    full_env['PYTHONPATH'] = REPO + os.pathsep + full_env.get('PYTHONPATH', '')
+    full_env.pop('MMUNIREPLK_TRUST_CHECKPOINT', None)
+    full_env.update(env)
+    command = [str(a) for a in args]
+    if command[0].endswith('.py'):
+        command.insert(0, sys.executable)
+    result = subprocess.run(command, cwd=REPO, capture_output=True,
+                            text=True, timeout=timeout, env=full_env)
+    if check:
+        assert result.returncode == 0, (result.stdout[-3000:] +
+                                        result.stderr[-3000:])
+    return result

@@ -1,9 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-import os
 import os.path as osp
-import subprocess
-import sys
-from typing import List
 
 import pytest
 import torch
@@ -37,17 +33,6 @@ def payload(tmp_path):
             meta=dict(epoch=1, iter=1, note=Payload(marker))), path)
     assert not osp.exists(marker)
     return path, marker
-
-
-def run(args: List[str], timeout: int = 300,
-        **env) -> subprocess.CompletedProcess:
-    """Run a command in the repository, one thread, capturing output."""
-    full_env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
-    full_env.pop('MMUNIREPLK_TRUST_CHECKPOINT', None)
-    full_env.update(env)
-    return subprocess.run([sys.executable, *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=full_env)
 
 
 @pytest.fixture(scope='session')

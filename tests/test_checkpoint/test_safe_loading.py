@@ -13,7 +13,8 @@ from mmunireplk.checkpoint import (TRUST_ENV, UnsafeCheckpointError,
                                    load_checkpoint_file)
 from mmunireplk.models import UniRepLKNet
 from tests.helpers import load_tool
-from .conftest import SEG_DEMO_CONFIG, run
+from tests.helpers import run_tool as run
+from .conftest import SEG_DEMO_CONFIG
 
 CONVERTERS = ('unireplknet_mmdet2_to_mmdet3.py',
               'unireplknet_mmseg0x_to_1x.py',

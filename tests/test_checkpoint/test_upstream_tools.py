@@ -10,7 +10,8 @@ import torch
 
 from tests.test_det.conftest import DEMO_CONFIG as DET_DEMO_CONFIG
 from tests.test_det.test_tools import tiny_options as det_tiny_options
-from .conftest import SEG_DEMO_CONFIG, run
+from tests.helpers import run_tool as run
+from .conftest import SEG_DEMO_CONFIG
 from .test_safe_loading import seg_tiny_options
 
 

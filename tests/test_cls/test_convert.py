@@ -3,8 +3,6 @@
 in-memory mapping on load, and the head's own Pretrained init."""
 import logging
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,6 +10,7 @@ from mmengine.config import Config
 
 from mmunireplk.checkpoint.imagenet import (convert_imagenet_checkpoint,
                                             is_public_imagenet_layout)
+from tests.helpers import run_tool
 from .conftest import REPO, config_path, make_public_checkpoint
 
 A_CONFIG = config_path('unireplknet-a_32xb128_in1k.py')
@@ -81,10 +80,8 @@ def test_cli_output_loads_strictly_with_get_model(public_file, tmp_path,
                                                   mmpretrain_scope):
     from mmpretrain import get_model
     out = str(tmp_path / 'a_mmpretrain.pth')
-    result = subprocess.run(
-        [sys.executable, CONVERTER, public_file, out, '--config', A_CONFIG],
-        capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_tool([CONVERTER, public_file, out, '--config', A_CONFIG],
+                      check=True)
     assert 'head.norm.weight' in result.stdout  # prints what it mapped
     assert 'loads strictly' in result.stdout
 

@@ -4,8 +4,6 @@ tools/train.py and tools/test.py (also on a public-layout file)."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -13,8 +11,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.helpers import load_tool
-from .conftest import DEMO_CONFIG, REPO
+from tests.helpers import load_tool, run_tool
+from .conftest import DEMO_CONFIG
 
 demo_cls = load_tool('tools/demo_cls.py')
 demo_utils = load_tool('tools/demo_utils.py')
@@ -55,14 +53,6 @@ def test_demo_data_layout(tmp_path, mmpretrain_scope):
         generate_demo_imagenet(root, num_train=3, num_val=5)
 
 
-def _run(args, env):
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, (result.stdout[-3000:] +
-                                    result.stderr[-3000:])
-    return result
-
-
 def to_public_layout(mmpretrain_ckpt: str, out: str) -> None:
     """The inverse of the converter: what a public file looks like."""
     state = torch.load(mmpretrain_ckpt, weights_only=False)['state_dict']
@@ -79,15 +69,12 @@ def to_public_layout(mmpretrain_ckpt: str, out: str) -> None:
 def test_demo_trains_above_chance(tmp_path):
     root = str(tmp_path / 'data')
     generate_demo_imagenet(root, seed=0)
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH',
-                                                             ''))
     data = [f'{split}_dataloader.dataset.data_root={root}'
             for split in ('train', 'val', 'test')]
     work = str(tmp_path / 'work')
     start = time.time()
-    _run(['tools/train.py', DEMO_CONFIG, '--work-dir', work,
-          '--cfg-options', *data], env)
+    run_tool(['tools/train.py', DEMO_CONFIG, '--work-dir', work,
+              '--cfg-options', *data], timeout=900, check=True)
     train_time = time.time() - start
     with open(osp.join(work, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
@@ -97,9 +84,9 @@ def test_demo_trains_above_chance(tmp_path):
     to_public_layout(checkpoint, public)
     for name, ckpt in (('trained', checkpoint), ('public', public)):
         json_out = str(tmp_path / f'{name}.json')
-        _run(['tools/test.py', DEMO_CONFIG, ckpt, '--work-dir',
-              str(tmp_path / name), '--json-out', json_out,
-              '--cfg-options', *data], env)
+        run_tool(['tools/test.py', DEMO_CONFIG, ckpt, '--work-dir',
+                  str(tmp_path / name), '--json-out', json_out,
+                  '--cfg-options', *data], check=True)
         with open(json_out) as f:
             metrics[name] = json.load(f)['metrics']
     top1 = metrics['trained']['accuracy/top1']

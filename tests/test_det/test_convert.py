@@ -1,8 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Shared conversion helpers and the reparameterize converter."""
 import os
-import subprocess
-import sys
 from collections import OrderedDict
 
 import pytest
@@ -16,8 +14,7 @@ from mmunireplk.checkpoint.convert import (rename_keys,
                                            take_ema_weights)
 from mmunireplk.models.backbones import UniRepLKNet
 from mmunireplk.models.backbones.unireplknet import infer_arch
-from tests.helpers import randomize_bn_and_scales
-from .conftest import REPO
+from tests.helpers import randomize_bn_and_scales, run_tool
 
 SMALL_ARCH = dict(
     depths=(1, 1, 2, 1),
@@ -162,10 +159,9 @@ def test_reparameterize_cli(tmp_path):
         meta=dict(CLASSES=('a', 'b'), epoch=3))
     src, dst = str(tmp_path / 'train.pth'), str(tmp_path / 'deploy.pth')
     torch.save(legacy, src)
-    result = subprocess.run(
-        [sys.executable, 'tools/model_converters/unireplknet_reparameterize.py', src,
-         dst], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    result = run_tool(
+        ['tools/model_converters/unireplknet_reparameterize.py', src, dst],
+        check=True)
     assert 're-parameterised backbone' in result.stdout
     assert 'optimizer' in result.stdout
     converted = torch.load(dst, weights_only=True)  # plain tensors only

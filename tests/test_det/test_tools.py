@@ -4,7 +4,6 @@ the handling of bad or unusual data, on tiny generated datasets."""
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 from collections import OrderedDict
 from typing import List
@@ -17,8 +16,8 @@ from mmengine.config import Config
 from mmunireplk.apis.builder import strict_load_check
 from mmunireplk.checkpoint import (convert_file, convert_mmdet2_checkpoint,
                                    legacy_ema_key, load_checkpoint_file)
-from tests.helpers import load_tool
-from .conftest import DEMO_CONFIG, REPO
+from tests.helpers import load_tool, run_tool
+from .conftest import DEMO_CONFIG
 
 import mmdet  # noqa: E402,F401  (installed by tools/install.sh)
 
@@ -46,18 +45,14 @@ def tiny_options(root: str, epochs: int = 1) -> List[str]:
     return options
 
 
-def run_tool(args: List[str], timeout: int = 300) -> str:
-    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
-    result = subprocess.run(
-        args, cwd=REPO, capture_output=True, text=True, env=env,
-        timeout=timeout)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
-    return output
+def run_tool_output(args: List[str], timeout: int = 300) -> str:
+    """Run a tool that must succeed; its stdout and stderr."""
+    result = run_tool(args, timeout, check=True)
+    return result.stdout + result.stderr
 
 
 def train(work_dir: str, root: str, epochs: int, *extra: str) -> str:
-    return run_tool([
+    return run_tool_output([
         sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir', work_dir,
         *extra, '--cfg-options', *tiny_options(root, epochs)
     ])
@@ -97,7 +92,7 @@ def test_train_and_test_tiny_and_empty_images(odd_root, tmp_path):
                if v.is_floating_point())
 
     json_out = str(tmp_path / 'metrics.json')
-    out = run_tool([
+    out = run_tool_output([
         sys.executable, 'tools/test.py', DEMO_CONFIG, ckpt, '--work-dir',
         work_dir, '--json-out', json_out, '--out',
         str(tmp_path / 'preds.pkl'), '--cfg-options',
@@ -132,14 +127,11 @@ def test_resume_is_exact(demo_root, tmp_path):
 @pytest.mark.slow
 def test_dist_train_two_processes_on_cpu(demo_root, tmp_path):
     work_dir = str(tmp_path / 'dist')
-    env = dict(os.environ, PORT='29613', OMP_NUM_THREADS='1',
-               PYTHONWARNINGS='ignore')
-    result = subprocess.run(
+    result = run_tool(
         ['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir',
          work_dir, '--cfg-options', *tiny_options(demo_root)],
-        cwd=REPO, capture_output=True, text=True, env=env, timeout=400)
+        timeout=400, check=True, PORT='29613')
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
     if not torch.cuda.is_available():
         assert 'gloo' in output
     # 8 images, 2 processes x 2 images per step -> 2 iterations per epoch

@@ -2,40 +2,24 @@
 """End-to-end runs of the segmentation demo (slow: minutes on 2 cores)."""
 import glob
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from .conftest import DEMO_CONFIG, REPO
+from tests.helpers import run_tool
+from .conftest import DEMO_CONFIG
 
 # Chance level: 5 balanced-ish classes, a constant prediction scores an mIoU
 # below 100 / 5 = 20 (one class at most ~40 IoU, the others 0).
 CHANCE_MIOU = 20.0
 
 
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    # one thread per process: robust when other jobs share the CPU
-    env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = '1'
-    return env
-
-
-def _run(args, timeout=600):
-    result = subprocess.run(
-        args,
-        cwd=REPO,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout)
-    assert result.returncode == 0, result.stdout[-5000:]
-    return result.stdout
+def _run(args, timeout=600) -> str:
+    """Run a tool that must succeed; its stdout and stderr."""
+    result = run_tool(args, timeout, check=True)
+    return result.stdout + result.stderr
 
 
 def _data_options(root):
