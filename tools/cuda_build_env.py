@@ -48,7 +48,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 #: ("Unsupported .version 9.5"). The versions are those of NVIDIA's
 #: ``cuda-toolkit`` meta package of the last update of each release (13.0.2,
 #: 13.1.2.0, 13.2.2); every wheel puts nvcc, cicc and the headers into
-#: ``nvidia/cu13``. Build-tested: 13.0 (see ENVIRONMENT.md); 13.1 and 13.2:
+#: ``nvidia/cu13``. Build-tested: 13.0 (all of mmcv 2.1.0); 13.1 and 13.2:
 #: wheels inspected only. CUDA 12 has none: ``nvidia-cuda-nvcc-cu12``
 #: (12.0 to 12.9) ships ptxas and libnvvm but no nvcc, so a CUDA 12 torch
 #: needs a system toolkit.

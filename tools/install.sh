@@ -89,8 +89,8 @@ else
     fi
     log "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION" \
         ${INDEX[@]+"${INDEX[@]}"}
-    # --no-index for the local /opt/wheels CPU torch is avoided on purpose:
-    # no torchvision exists that works with it (see ENVIRONMENT facts).
+    # PyPI's torch / torchvision pair, not a local CPU-only torch wheel:
+    # PyPI's torchvision links CUDA libraries and fails beside the latter.
     "${PIP[@]}" ${INDEX[@]+"${INDEX[@]}"} "torch==$TORCH_VERSION" \
         "torchvision==$TORCHVISION_VERSION"
     torch_ok || { echo 'torch/torchvision do not import or run' >&2; exit 1; }

@@ -41,7 +41,7 @@ from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Test (and evaluate) a detector or segmentor')
+        description='Test (and evaluate) a detector, segmentor or classifier')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(

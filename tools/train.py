@@ -37,7 +37,7 @@ from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train a detector or segmentor')
+        description='Train a detector, segmentor or classifier')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(

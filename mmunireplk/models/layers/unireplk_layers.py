@@ -215,9 +215,8 @@ class GRN(nn.Module):
         Returns:
             Tensor: Shape (N, C).
         """
-        # sqrt(sum(x^2)) instead of torch.norm: same value, and faster for
-        # this reduction over the outer dims on the CPUs measured in
-        # docs/speed.md. Half-precision inputs
+        # sqrt(sum(x^2)): the L2 norm as one reduction of the squares, which
+        # the deploy-time kernels share. Half-precision inputs
         # (AMP) are reduced in fp32: x^2 summed over a large map overflows
         # fp16 and would turn the whole sample into NaN.
         if x.dtype in (torch.float16, torch.bfloat16):
