@@ -18,8 +18,6 @@ try:
     import mmunireplk  # noqa: F401
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(TOOLS_DIR))
-if TOOLS_DIR not in sys.path:  # sibling modules, also when loaded by path
-    sys.path.append(TOOLS_DIR)
 
 from mmengine.config import Config  # noqa: E402
 

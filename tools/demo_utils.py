@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os.path as osp
 import shutil
-import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -31,10 +30,7 @@ from mmunireplk.utils.runtime import (adapt_to_cpu, add_safe_checkpoint_hook,
                                       enable_tta, keep_freed_memory_for_reuse,
                                       use_atomic_checkpoints)
 
-TOOLS_DIR = osp.dirname(osp.abspath(__file__))
-if TOOLS_DIR not in sys.path:  # sibling modules, also when loaded by path
-    sys.path.append(TOOLS_DIR)
-from visualization import save_prediction_grid  # noqa: E402
+from visualization import save_prediction_grid
 
 DATA_MANIFEST = 'demo_data.json'
 RESULTS_FILE = 'metrics.json'

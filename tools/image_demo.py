@@ -31,8 +31,6 @@ try:
     import mmunireplk  # noqa: F401
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(TOOLS_DIR))
-if TOOLS_DIR not in sys.path:  # sibling modules, also when loaded by path
-    sys.path.append(TOOLS_DIR)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
