@@ -89,11 +89,9 @@ try:
     import mmunireplk  # noqa: F401
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, _REPO)
-# the modules beside this one and the demo modules of tools/, also when
-# this file is loaded by path
-for _folder in (ANALYSIS_TOOLS, TOOLS):
-    if _folder not in sys.path:
-        sys.path.append(_folder)
+# the demo modules of tools/ (this folder is on sys.path as for any script)
+if TOOLS not in sys.path:
+    sys.path.append(TOOLS)
 from mmunireplk.checkpoint import (install_safe_loaders,  # noqa: E402
                                    load_checkpoint_file)
 from mmunireplk.models.backbones import UniRepLKNet  # noqa: E402
