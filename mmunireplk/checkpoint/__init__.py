@@ -5,7 +5,8 @@
   :mod:`mmunireplk.models.pretrained`) with their runner state
   (:func:`load_checkpoint_file`), atomic writing, and the hook-up with
   mmengine's checkpoint loader (:func:`install_safe_loaders`).
-- :mod:`.runner_state`: mmengine runner state as plain data and back.
+- :mod:`.runner_state`: mmengine runner state as plain data and back, and
+  built-in values for meta and JSON (:func:`to_builtin`).
 - :mod:`.state_dict`: the one strict-load check (:func:`load_strict`).
 - :mod:`.convert`: converters per source format and :func:`convert_file`;
   :mod:`.imagenet`: the public ImageNet files and mmpretrain's layout.

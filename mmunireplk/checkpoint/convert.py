@@ -18,9 +18,9 @@ import torch
 from mmunireplk.models.backbones.unireplknet import (is_backbone_key,
                                                      reparameterize_state_dict,
                                                      state_dict_form)
-from mmunireplk.utils.plain import to_builtin
-from .io import add_trust_argument, read_checkpoint, save_checkpoint_atomic
 from mmunireplk.models.pretrained import strip_prefix, unwrap_state_dict
+from .io import add_trust_argument, read_checkpoint, save_checkpoint_atomic
+from .runner_state import to_builtin
 
 StateDict = Dict[str, torch.Tensor]
 Converter = Callable[..., dict]

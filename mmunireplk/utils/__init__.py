@@ -1,5 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Utilities: config adjustments of the tools, built-in value conversion."""
-from .plain import to_builtin
+"""Utilities of the tools: device checks and config adjustments
+(:mod:`.runtime`), built-in value conversion."""
+from mmunireplk.checkpoint.runner_state import to_builtin
 
 __all__ = ['to_builtin']
