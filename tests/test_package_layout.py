@@ -117,6 +117,24 @@ def test_imports_run_one_way():
     assert tools == [], 'the package must not import tools/'
 
 
+def test_subpackages_import_one_way():
+    """E.g. checkpoint may import models, then models never imports
+    checkpoint, not even through a third subpackage."""
+    edges, _, _ = import_graph()
+    groups: Dict[str, Set[str]] = {}
+    for module, targets in edges.items():
+        if module.count('.') == 0:  # the package's __init__ imports all
+            continue
+        source = '.'.join(module.split('.')[:2])
+        groups.setdefault(source, set())
+        for target in targets:
+            group = '.'.join(target.split('.')[:2])
+            if group != source and target.count('.') > 0:
+                groups[source].add(group)
+                groups.setdefault(group, set())
+    assert cycles(groups) == []
+
+
 def test_cycle_finder_finds_a_cycle():
     assert cycles({'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}) == [
         ['a', 'b', 'c']
