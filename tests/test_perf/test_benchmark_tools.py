@@ -120,6 +120,7 @@ def test_cpu_peak_memory_replays_allocations_and_frees():
     assert 11.9 < peak_memory_mib(three_alive, 'cpu') < 12.5
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_profile_backbone(tmp_path, capsys):
     out = tmp_path / 'profile.json'
