@@ -305,8 +305,10 @@ def set_amp(cfg: Config, dtype: Optional[str]) -> List[str]:
     Args:
         cfg (Config): The config, changed in place.
         dtype (str, optional): ``'fp16'`` (dynamic loss scaling, as mmdet's
-            ``--amp``), ``'bf16'`` (the safer choice on A100 / H100) or
-            None to keep the config's wrapper.
+            ``--amp``), ``'bf16'`` (the safer choice on A100 / H100 for
+            segmentation and classification; refused for detection configs,
+            whose RoIAlign has no bf16 kernel) or None to keep the config's
+            wrapper.
 
     Without CUDA, ``AmpOptimWrapper`` (which asserts a GPU) is replaced by
     ``OptimWrapper``, whether it came from ``--amp`` or from the config.
@@ -317,6 +319,12 @@ def set_amp(cfg: Config, dtype: Optional[str]) -> List[str]:
     if dtype is not None and dtype not in AMP_DTYPES:
         raise ValueError(f'AMP dtype must be one of {sorted(AMP_DTYPES)}, '
                          f'got {dtype!r}')
+    if dtype == 'bf16' and detect_task(cfg) == 'det':
+        # under autocast mmdet's RoI extractors pass bf16 maps to RoIAlign
+        raise ValueError(
+            "--amp bf16 cannot train detectors: mmcv 2.1.0's RoIAlign has "
+            'no bfloat16 kernel (it runs float, double and half); use --amp '
+            '(fp16) or fp32 with TF32 for detection configs')
     messages: List[str] = []
     optim_wrapper = cfg.get('optim_wrapper')
     if optim_wrapper is None:

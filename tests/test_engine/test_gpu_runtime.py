@@ -186,3 +186,16 @@ def test_amp_dtype(cuda_available, tmp_path):
         tool.parse_args([SEG_CONFIG, '--amp', 'fp8'])
     with pytest.raises(ValueError, match='AMP dtype'):
         set_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))), 'fp8')
+
+
+def test_amp_bf16_refused_for_detectors(cuda_available, tmp_path):
+    """mmcv's RoIAlign has no bf16 kernel: a clear error up front, not a
+    crash in the first RoI head."""
+    tool = load_tool('tools/train.py')
+    args = tool.parse_args(
+        [DET_CONFIG, '--work-dir', str(tmp_path), '--amp', 'bf16'])
+    with pytest.raises(ValueError, match='RoIAlign has no bfloat16'):
+        set_amp(Config.fromfile(DET_CONFIG), args.amp)
+    cfg = Config.fromfile(DET_CONFIG)
+    set_amp(cfg, 'fp16')
+    assert cfg.optim_wrapper.dtype == 'float16'

@@ -92,8 +92,7 @@ def test_dry_run_backbone_rows(dry_run):
 def test_dry_run_training_and_precision(dry_run):
     _, result = dry_run
     amp = result['sections']['amp_train']
-    assert set(amp) == set(AMP_RUNS) == {'det', 'seg', 'det_bf16',
-                                         'seg_bf16'}
+    assert set(amp) == set(AMP_RUNS) == {'det', 'seg', 'seg_bf16'}
     for name, train in amp.items():
         if name.endswith('bf16'):  # AmpOptimWrapper asserts a GPU
             assert train == dict(status='skipped', reason=BF16_WITHOUT_CUDA)
@@ -200,8 +199,8 @@ def test_table_lists_every_result(dry_run):
     for label in ('fp32', 'tf32', 'amp fp16', 'amp bf16', 'fp16 ch-last',
                   'fp16 with_cp', 'infer unireplknet-deploy',
                   'train swin', 'infer deploy / convnext', 'train det',
-                  'train seg', 'train det_bf16', 'train seg_bf16',
-                  'skipped amp_train.det_bf16: bf16 AMP needs CUDA',
+                  'train seg', 'train seg_bf16',
+                  'skipped amp_train.seg_bf16: bf16 AMP needs CUDA',
                   'amp_bf16 max rel err', 'raw vs contiguous',
                   'preflight mmcv ops on cpu', 'layout atto training form',
                   'NCHW / as is', 'layout NCHW vs as-is outputs',
