@@ -82,7 +82,7 @@ def test_train_and_test_tiny_and_empty_images(odd_root, tmp_path):
     work_dir = str(tmp_path / 'work')
     log = train(work_dir, odd_root, 1, '--amp')
     if not torch.cuda.is_available():
-        assert '--amp needs a CUDA GPU' in log
+        assert '--amp fp16 needs a CUDA GPU' in log
         assert 'SyncBN converted to BN' in log
     # 6 images, 2 without objects -> 4 train images -> 2 iterations
     assert 'Epoch(train) [1][2/2]' in log
