@@ -36,7 +36,7 @@ from mmunireplk.checkpoint import (add_trust_argument, install_safe_loaders,
 from mmunireplk.utils import to_builtin
 from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
                                       detect_task, enable_tta,
-                                      init_cpu_distributed, prepare_device)
+                                      distributed_run, prepare_device)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -155,14 +155,14 @@ def main(argv=None) -> None:
         add_prediction_dump(cfg, task, args.out)
     messages += adapt_to_cpu(cfg, args.launcher)
 
-    init_cpu_distributed(args.launcher)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    for message in messages:
-        runner.logger.warning(message)
-    metrics = to_builtin(runner.test())
+    with distributed_run(args.launcher):
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        for message in messages:
+            runner.logger.warning(message)
+        metrics = to_builtin(runner.test())
 
     if is_main_process():
         json_out = args.json_out or osp.join(runner.log_dir, 'metrics.json')

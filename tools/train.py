@@ -31,7 +31,7 @@ from mmunireplk.checkpoint import (add_trust_argument, install_safe_loaders,
                                    set_trust_env)
 from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
                                       add_safe_checkpoint_hook, detect_task,
-                                      init_cpu_distributed, prepare_device,
+                                      distributed_run, prepare_device,
                                       set_amp, use_atomic_checkpoints)
 
 
@@ -124,16 +124,16 @@ def main(argv=None) -> None:
     set_trust_env(args.trust_checkpoint)
     install_safe_loaders()
     cfg, messages = build_config(args)
-    init_cpu_distributed(args.launcher)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    task = detect_task(cfg)
-    runner.logger.info(f'Task: {task or "unknown (generic runner)"}')
-    for message in messages:
-        runner.logger.warning(message)
-    runner.train()
+    with distributed_run(args.launcher):
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        task = detect_task(cfg)
+        runner.logger.info(f'Task: {task or "unknown (generic runner)"}')
+        for message in messages:
+            runner.logger.warning(message)
+        runner.train()
 
 
 if __name__ == '__main__':

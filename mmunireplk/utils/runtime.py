@@ -20,7 +20,8 @@ import glob
 import os
 import shutil
 import subprocess
-from typing import Any, List, Mapping, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Mapping, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -414,6 +415,24 @@ def init_cpu_distributed(launcher: str) -> None:
         raise ValueError(f'Launcher {launcher!r} is not supported without '
                          'CUDA; use "pytorch" (tools/dist_*.sh) or "slurm"')
     torch_dist.init_process_group(backend='gloo')
+
+
+@contextmanager
+def distributed_run(launcher: str) -> Iterator[None]:
+    """Run a tool's job in a process group that is destroyed when it ends.
+
+    Starts the gloo group on CPU (:func:`init_cpu_distributed`; on a GPU the
+    Runner starts NCCL). After the job, the group the run used is destroyed:
+    a process that reaches interpreter shutdown with a live gloo group can
+    abort in gloo's worker threads ("terminate called without an active
+    exception") and torch warns about an undestroyed NCCL group. After an
+    error the group is left alone, so that a failing rank exits at once
+    instead of waiting on its peers.
+    """
+    init_cpu_distributed(launcher)
+    yield
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def use_atomic_checkpoints(cfg: Config) -> None:

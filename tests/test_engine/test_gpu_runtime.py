@@ -3,6 +3,7 @@
 a GPU node whose CUDA is unusable stops with the cause (no silent CPU
 run), the preflight catches an mmcv without ops for the GPU, TF32 is on by
 default and ``--amp`` takes a dtype."""
+import logging
 import os.path as osp
 
 import pytest
@@ -199,3 +200,58 @@ def test_amp_bf16_refused_for_detectors(cuda_available, tmp_path):
     cfg = Config.fromfile(DET_CONFIG)
     set_amp(cfg, 'fp16')
     assert cfg.optim_wrapper.dtype == 'float16'
+
+
+class _FakeRunner:
+    """What the tools use of a Runner, recording whether a group was live
+    while it ran."""
+
+    def __init__(self, log_dir: str) -> None:
+        self.logger = logging.getLogger('fake-runner')
+        self.ran_in_group = False
+        self.log_dir = log_dir
+
+    def train(self) -> None:
+        self.ran_in_group = torch.distributed.is_initialized()
+
+    def test(self) -> dict:
+        self.ran_in_group = torch.distributed.is_initialized()
+        return {}
+
+
+@pytest.fixture
+def one_rank_launch(monkeypatch):
+    """The environment torchrun gives one process of a one-process job."""
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+                           MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT='29631').items():
+        monkeypatch.setenv(key, value)
+    yield
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize('tool_path', ['tools/train.py', 'tools/test.py'])
+def test_tools_destroy_their_process_group(tool_path, one_rank_launch,
+                                           monkeypatch, tmp_path):
+    # a process that exits with a live gloo group can abort in gloo's
+    # threads ("terminate called without an active exception")
+    tool = load_tool(tool_path)
+    runner = _FakeRunner(str(tmp_path))
+    monkeypatch.setattr(tool.Runner, 'from_cfg', lambda cfg: runner)
+    checkpoint = tmp_path / 'weights.pth'
+    torch.save(dict(state_dict={}), checkpoint)
+    args = [SEG_CONFIG, '--work-dir', str(tmp_path), '--launcher', 'pytorch']
+    if tool_path == 'tools/test.py':
+        args.insert(1, str(checkpoint))
+    tool.main(args)
+    assert runner.ran_in_group
+    assert not torch.distributed.is_initialized()
+
+
+def test_distributed_run_keeps_the_group_after_an_error(one_rank_launch):
+    # a failing rank exits without waiting on its peers
+    with pytest.raises(ValueError):
+        with runtime.distributed_run('pytorch'):
+            raise ValueError('a failing step')
+    assert torch.distributed.is_initialized()
