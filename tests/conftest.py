@@ -29,5 +29,5 @@ def mm_log():
 def pytest_configure(config):
     # CPU training in the tests (demos, resume, upstream tools) runs with the
     # allocator setting that tools/train.py and the demos use on CPU.
-    from mmunireplk.utils.runtime import keep_freed_memory_for_reuse
-    keep_freed_memory_for_reuse()
+    from tests.helpers import import_tool_module
+    import_tool_module('launch_utils').keep_freed_memory_for_reuse()

@@ -51,6 +51,16 @@ def load_tool(relpath: str) -> ModuleType:
     return module
 
 
+def import_tool_module(name: str, folder: str = 'tools') -> ModuleType:
+    """Import a module of a tools folder (e.g. ``'launch_utils'``) under its
+    own name: the module object the scripts there import, so that
+    monkeypatching it reaches them."""
+    path = osp.join(REPO, folder)
+    if path not in sys.path:
+        sys.path.append(path)
+    return importlib.import_module(name)
+
+
 def run_tool(args: Sequence[str],
              timeout: int = 300,
              check: bool = False,

@@ -33,10 +33,10 @@ except ImportError:  # run from a checkout that is not pip-installed
     import mmunireplk  # noqa: F401
 from mmunireplk.checkpoint import (add_trust_argument, install_safe_loaders,
                                    set_trust_env)
-from mmunireplk.utils import to_builtin
-from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
-                                      detect_task, enable_tta,
-                                      distributed_run, prepare_device)
+from mmunireplk.utils import detect_task, to_builtin
+
+from launch_utils import (add_device_arguments, adapt_to_cpu,
+                          distributed_run, enable_tta, prepare_device)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -29,10 +29,11 @@ except ImportError:  # run from a checkout that is not pip-installed
     import mmunireplk  # noqa: F401
 from mmunireplk.checkpoint import (add_trust_argument, install_safe_loaders,
                                    set_trust_env)
-from mmunireplk.utils.runtime import (add_device_arguments, adapt_to_cpu,
-                                      add_safe_checkpoint_hook, detect_task,
-                                      distributed_run, prepare_device,
-                                      set_amp, use_atomic_checkpoints)
+from mmunireplk.utils import detect_task
+
+from launch_utils import (add_device_arguments, adapt_to_cpu,
+                          add_safe_checkpoint_hook, distributed_run,
+                          prepare_device, set_amp, use_atomic_checkpoints)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,7 +13,7 @@ from mmunireplk.checkpoint import (load_checkpoint_file, load_strict,
 from mmunireplk.checkpoint.state_dict import StateDict
 from mmunireplk.deploy import prepare_for_inference
 from mmunireplk.models.backbones.unireplknet import state_dict_form
-from mmunireplk.utils.runtime import sync_bn_to_bn
+from mmunireplk.utils import sync_bn_to_bn
 
 
 def build_model_from_config(cfg: Config,

@@ -27,7 +27,7 @@ from mmunireplk.checkpoint.convert import strip_ddp_prefix
 from mmunireplk.checkpoint import unwrap_state_dict
 from mmunireplk.deploy import prepare_for_inference
 from mmunireplk.models import UniRepLKNet
-from mmunireplk.utils.runtime import TASK_SCOPES, detect_task
+from mmunireplk.utils import TASK_SCOPES, detect_task
 
 TASKS = ('det', 'seg', 'cls')
 SCOPE_OF_TASK = {v: k for k, v in TASK_SCOPES.items()}
@@ -38,7 +38,7 @@ ConfigType = Union[str, Config, ConfigDict]
 
 def get_task(cfg: Config) -> str:
     """``'det'``, ``'seg'`` or ``'cls'`` of a config (see
-    :func:`mmunireplk.utils.runtime.detect_task`).
+    :func:`mmunireplk.utils.detect_task`).
 
     Raises:
         ValueError: If the config belongs to none of mmdet, mmseg and

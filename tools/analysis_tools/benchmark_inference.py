@@ -28,7 +28,7 @@ from mmengine.config import Config, DictAction
 
 from mmunireplk.apis.builder import build_model_from_config
 from mmunireplk.deploy import prepare_for_inference
-from mmunireplk.utils.runtime import detect_task, sync_bn_to_bn
+from mmunireplk.utils import detect_task, sync_bn_to_bn
 
 
 def parse_args() -> argparse.Namespace:

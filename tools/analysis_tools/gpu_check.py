@@ -11,7 +11,7 @@ Exit status 1 when a check failed or raised.
 one JSON-able dict (:data:`SCHEMA_VERSION`); :func:`format_table` prints it
 as one table.
 
-- ``preflight``: :func:`mmunireplk.utils.runtime.check_mmcv_ops` on the
+- ``preflight``: :func:`launch_utils.check_mmcv_ops` (``tools/``) on the
   device (mmcv's ``nms`` and ``RoIAlign`` run there), as the train / test
   tools call it; its error message names the fix.
 - ``backbone``: images/s and peak memory of inference and of a
@@ -96,8 +96,7 @@ from mmunireplk.checkpoint import (install_safe_loaders,  # noqa: E402
                                    load_checkpoint_file)
 from mmunireplk.models.backbones import UniRepLKNet  # noqa: E402
 from mmunireplk.models.layers import UniRepLKNetBlock  # noqa: E402
-from mmunireplk.utils.runtime import (adapt_to_cpu,  # noqa: E402
-                                      check_mmcv_ops, set_amp, sync_bn_to_bn)
+from mmunireplk.utils import sync_bn_to_bn  # noqa: E402
 
 from benchmark import (build_benchmark_model, forward_macs,  # noqa: E402
                        parse_case, peak_memory_mib, time_rounds)
@@ -105,6 +104,7 @@ from complexity import without_cpu_kernels  # noqa: E402
 from demo_det import det_demo_spec  # noqa: E402
 from demo_seg import seg_demo_spec  # noqa: E402
 from demo_utils import ensure_demo_data, point_config_to_data  # noqa: E402
+from launch_utils import adapt_to_cpu, check_mmcv_ops, set_amp  # noqa: E402
 
 SCHEMA_VERSION = 2
 #: In run order: the correctness checks first, the benchmarks last (a run
@@ -657,7 +657,7 @@ def amp_training_config(task: str, data_root: str, work_dir: str,
     preparation.
 
     Prepared like the demos / ``tools/train.py``
-    (:mod:`mmunireplk.utils.runtime`): SyncBN as BN (one process), CPU
+    (``tools/launch_utils.py``): SyncBN as BN (one process), CPU
     adaptation, ``--amp`` as ``set_amp`` applies it (``'fp16'``,
     ``'bf16'`` or None: ``AmpOptimWrapper`` in that dtype on CUDA,
     ``OptimWrapper`` fp32 without); iteration-based, constant lr, no

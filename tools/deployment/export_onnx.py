@@ -38,7 +38,7 @@ from mmengine.config import Config, DictAction
 from torch import Tensor
 
 from mmunireplk.apis.builder import build_model_from_config
-from mmunireplk.utils.runtime import detect_task
+from mmunireplk.utils import detect_task
 
 TARGETS = ('backbone', 'features', 'segmentor')
 

@@ -1,18 +1,20 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Device checks and config adjustments of ``tools/train.py`` and
-``tools/test.py``.
+"""Device checks, process-wide settings and config adjustments of
+``tools/train.py``, ``tools/test.py``, the demos and the GPU check.
 
 - :func:`resolve_device`: the run's device; a GPU node whose CUDA is
   unusable is an error (naming the cause), not a silent CPU run; the CPU is
   chosen on purpose with ``--device cpu``.
 - :func:`check_torch_cuda`, :func:`check_mmcv_ops`: the preflight on a GPU
   (torch runs a kernel; mmcv's ``nms`` / ``RoIAlign`` run on the device).
-- :func:`set_tf32`: TF32 matmuls and convolutions (what the tools do on
-  CUDA unless ``--no-tf32``).
+- :func:`set_tf32`, :func:`keep_freed_memory_for_reuse`: process-wide
+  torch / malloc settings, which only the tools make.
 - config adjustments for detection, segmentation and classification
   configs alike (the task is read off the config): AMP with a dtype, and
   the CPU adaptations (SyncBN becomes BN, distributed runs use gloo, AMP
   falls back to fp32 with a warning).
+
+The tools import it as ``launch_utils`` (their folder is on ``sys.path``).
 """
 import argparse
 import ctypes
@@ -21,7 +23,7 @@ import os
 import shutil
 import subprocess
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Mapping, Optional
+from typing import Iterator, List, Mapping, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -29,9 +31,8 @@ from mmcv.ops import RoIAlign, get_compiling_cuda_version, nms
 from mmengine.config import Config, ConfigDict
 
 from mmunireplk.checkpoint import ATOMIC_BACKEND
+from mmunireplk.utils import detect_task, sync_bn_to_bn
 
-SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN', 'nn.SyncBatchNorm', 'SyncBatchNorm')
-TASK_SCOPES = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
 #: AMP dtypes of ``--amp`` and what mmengine's AmpOptimWrapper calls them.
 AMP_DTYPES = {'fp16': 'float16', 'bf16': 'bfloat16'}
 #: Environment variables that mean "this job was given GPUs" (schedulers,
@@ -193,8 +194,6 @@ def set_tf32(enabled: bool) -> None:
     torch.backends.cudnn.allow_tf32 = enabled
 
 
-
-
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """``--device`` and ``--no-tf32``, shared by the train and test tools."""
     parser.add_argument(
@@ -262,41 +261,6 @@ def keep_freed_memory_for_reuse(trim_threshold: int = 1 << 30,
     m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(mallopt(m_mmap_threshold, mmap_threshold)) and bool(
         mallopt(m_trim_threshold, trim_threshold))
-
-
-def detect_task(cfg: Config) -> Optional[str]:
-    """``'det'``, ``'seg'``, ``'cls'`` or None, from ``default_scope`` or
-    the scope prefix of the model type (e.g. ``'mmdet.CascadeRCNN'``)."""
-    scope = cfg.get('default_scope')
-    if scope in TASK_SCOPES:
-        return TASK_SCOPES[scope]
-    model_type = str(cfg.get('model', {}).get('type', ''))
-    return TASK_SCOPES.get(model_type.split('.')[0])
-
-
-def sync_bn_to_bn(node: Any, path: str = 'cfg') -> List[str]:
-    """Replace SyncBN by BN in a config tree in place.
-
-    Norm configs of type SyncBN become ``BN`` and ``use_sync_bn=True``
-    flags (the UniRepLKNet backbone) become False.
-
-    Returns:
-        list[str]: The config paths that were changed.
-    """
-    changed: List[str] = []
-    if isinstance(node, dict):
-        if node.get('type') in SYNC_BN_TYPES:
-            node['type'] = 'BN'
-            changed.append(f'{path}.type')
-        if node.get('use_sync_bn') is True:
-            node['use_sync_bn'] = False
-            changed.append(f'{path}.use_sync_bn')
-        for key, value in node.items():
-            changed += sync_bn_to_bn(value, f'{path}.{key}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            changed += sync_bn_to_bn(value, f'{path}[{i}]')
-    return changed
 
 
 def set_amp(cfg: Config, dtype: Optional[str]) -> List[str]:
