@@ -26,10 +26,9 @@ from mmengine.runner import Runner
 
 from mmunireplk.checkpoint import AtomicLocalBackend, install_safe_loaders
 from mmunireplk.utils import to_builtin
-from mmunireplk.utils.runtime import (adapt_to_cpu, add_safe_checkpoint_hook,
-                                      enable_tta, keep_freed_memory_for_reuse,
-                                      use_atomic_checkpoints)
 
+from launch_utils import (adapt_to_cpu, add_safe_checkpoint_hook, enable_tta,
+                          keep_freed_memory_for_reuse, use_atomic_checkpoints)
 from visualization import save_prediction_grid
 
 DATA_MANIFEST = 'demo_data.json'
@@ -263,7 +262,7 @@ def run_demo_cli(spec: DemoSpec,
     Sets what a tool sets for its whole process: mmengine reads checkpoints
     weights-only (:func:`~mmunireplk.checkpoint.install_safe_loaders`) and,
     without CUDA, glibc's malloc keeps freed memory for reuse
-    (:func:`~mmunireplk.utils.runtime.keep_freed_memory_for_reuse`).
+    (``launch_utils.keep_freed_memory_for_reuse``).
 
     Args:
         spec (DemoSpec): The demo.

@@ -41,7 +41,7 @@ def config_path(name: str) -> str:
 def build_detector(cfg: Config, device: str = 'meta'):
     from mmdet.registry import MODELS
 
-    from mmunireplk.utils.runtime import sync_bn_to_bn
+    from mmunireplk.utils import sync_bn_to_bn
     model_cfg = cfg.model.copy()
     sync_bn_to_bn(model_cfg)  # SyncBN needs a process group to run
     model_cfg.backbone.init_cfg = None  # public weights are not here

@@ -3,7 +3,7 @@
 import torch
 from mmengine.config import Config
 
-from mmunireplk.utils.runtime import sync_bn_to_bn
+from mmunireplk.utils import sync_bn_to_bn
 from tests.helpers import load_tool
 from .conftest import DEMO_CONFIG
 

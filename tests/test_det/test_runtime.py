@@ -10,9 +10,21 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmunireplk.checkpoint import (ATOMIC_BACKEND, AtomicLocalBackend,
-                                   UnsafeCheckpointError)
-from mmunireplk.utils.runtime import (adapt_to_cpu, detect_task, set_amp,
-                                      sync_bn_to_bn, use_atomic_checkpoints)
+                                   UnsafeCheckpointError,
+                                   install_safe_loaders)
+from mmunireplk.utils import detect_task, sync_bn_to_bn
+from tests.helpers import import_tool_module
+
+launch_utils = import_tool_module('launch_utils')
+adapt_to_cpu, set_amp, use_atomic_checkpoints = (
+    launch_utils.adapt_to_cpu, launch_utils.set_amp,
+    launch_utils.use_atomic_checkpoints)
+
+@pytest.fixture(autouse=True)
+def safe_loaders():
+    """mmengine's loader as our tools and SafeCheckpointHook set it."""
+    install_safe_loaders()
+
 
 needs_no_cuda = pytest.mark.skipif(
     torch.cuda.is_available(), reason='tests the no-CUDA fallbacks')

@@ -172,7 +172,7 @@ def test_images_smaller_than_stride(odd_root, mmdet_scope):
     from mmdet.registry import DATASETS, MODELS
     from mmdet.testing import demo_mm_inputs
 
-    from mmunireplk.utils.runtime import sync_bn_to_bn
+    from mmunireplk.utils import sync_bn_to_bn
     cfg = Config.fromfile(DEMO_CONFIG)
     for loader in ('train_dataloader', 'test_dataloader'):
         dataset = DATASETS.build(
@@ -205,7 +205,7 @@ def test_mmdet2_checkpoint_converts_and_loads_strictly(tmp_path, mmdet_scope):
 
     from mmdet.registry import MODELS
 
-    from mmunireplk.utils.runtime import sync_bn_to_bn
+    from mmunireplk.utils import sync_bn_to_bn
     cfg = Config.fromfile(DEMO_CONFIG)
     sync_bn_to_bn(cfg.model)
     model = MODELS.build(cfg.model)
