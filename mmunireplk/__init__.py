@@ -1,19 +1,10 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """UniRepLKNet for the OpenMMLab 2.x stack.
 
-Importing the package does exactly this:
-
-- registers its models, hooks and optimiser-wrapper constructors in the
-  ``mmunireplk`` registry scope (children of mmengine's root registries);
-- registers the atomic file backend ``'mmunireplk_atomic_local'`` with
-  mmengine.
-
-The weights-only checkpoint loaders are installed explicitly
-(:func:`mmunireplk.checkpoint.install_safe_loaders`): by
-``SafeCheckpointHook`` when a config builds it, and by our tools.
-
-It does not import mmdet, mmseg or mmpretrain (``mmunireplk.det``,
-``mmunireplk.seg`` and ``mmunireplk.cls`` do).
+Importing the package only registers its models, hooks and optimiser-wrapper
+constructors (``mmunireplk`` scope) and the atomic file backend; it imports
+neither mmdet, mmseg nor mmpretrain (``mmunireplk.seg`` / ``.cls`` do). The
+weights-only loaders are installed by ``SafeCheckpointHook`` and the tools.
 """
 from . import checkpoint, engine, models, utils  # noqa: F401
 from .checkpoint import register_atomic_backend

@@ -1,10 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Registries of the ``mmunireplk`` scope.
-
-Each is a child of mmengine's root registry, so configs of mmdet, mmseg and
-mmpretrain reach its entries as ``'mmunireplk.<Name>'`` once ``mmunireplk`` is
-imported (``custom_imports=dict(imports=['mmunireplk'])``).
-"""
+"""Registries of the ``mmunireplk`` scope, children of mmengine's roots
+(configs reach them as ``'mmunireplk.<Name>'``)."""
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS

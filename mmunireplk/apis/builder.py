@@ -20,25 +20,18 @@ def build_model_from_config(cfg: Config,
                             checkpoint: Optional[str] = None,
                             form: str = 'config',
                             state_dict: Optional[dict] = None) -> nn.Module:
-    """Build ``cfg.model`` in eval mode, without any pretrained download.
-
-    SyncBN is built as BN (no process group is needed).
+    """Build ``cfg.model`` in eval mode, SyncBN as BN, without pretrained
+    downloads.
 
     Args:
-        cfg (Config): A detection / segmentation / classification config
-            (its ``custom_imports`` already processed by ``Config.fromfile``).
-        checkpoint (str, optional): A checkpoint of the whole model, in the
-            training or the deploy form of the backbone; read weights-only
-            and loaded strictly.
-        form (str): Backbone form of the returned model: ``'config'`` (as
-            the config / checkpoint builds it), ``'training'`` or
-            ``'deploy'`` (:func:`prepare_for_inference` after loading:
-            re-parameterised, gradients off).
+        cfg (Config): A detection / segmentation / classification config.
+        checkpoint (str, optional): Whole-model weights (either backbone
+            form), read weights-only and loaded strictly.
+        form (str): Backbone form: ``'config'`` (as the config / checkpoint
+            builds it), ``'training'`` or ``'deploy'``
+            (:func:`prepare_for_inference` after loading).
         state_dict (dict, optional): Weights whose backbone form decides
-            the model's (when no ``checkpoint`` is given); not loaded.
-
-    Returns:
-        nn.Module: The model, in eval mode.
+            the model's when no ``checkpoint`` is given; not loaded.
     """
     if form not in ('config', 'training', 'deploy'):
         raise ValueError(f"form must be 'config', 'training' or 'deploy', "
@@ -87,13 +80,8 @@ def build_model_from_config(cfg: Config,
 def check_strict_load(config: Union[str, Config],
                       state_dict: StateDict,
                       source: str = 'The converted weights') -> str:
-    """Build the model of ``config`` (no pretrained download, SyncBN as BN)
-    and load ``state_dict`` into it strictly (see
-    :func:`~mmunireplk.checkpoint.load_strict`).
-
-    Returns:
-        str: What was verified, for a conversion report.
-    """
+    """Load ``state_dict`` strictly into the model of ``config``; returns
+    what was verified, for a conversion report."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     model = build_model_from_config(cfg, state_dict=state_dict)
     name = config if isinstance(config, str) else cfg.filename or 'config'

@@ -1,14 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Inference on images with the upstream inferencers of mmdet, mmseg and
-mmpretrain, for UniRepLKNet configs and checkpoints.
-
-:class:`ImagePredictor` builds ``DetInferencer``, ``MMSegInferencer`` or
-``ImageClassificationInferencer`` for a config (the task is read off the
-config), loads the weights strictly (a checkpoint that does not fit the
-config is an error naming the file and the keys), optionally
-re-parameterises the backbone, and resolves class names and palette
-(checkpoint meta, then the config, then COCO / ADE20K / ImageNet).
-"""
+mmpretrain, for UniRepLKNet configs and checkpoints."""
 import copy
 import importlib
 import os.path as osp
@@ -22,9 +14,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
-from mmunireplk.checkpoint import load_strict, read_checkpoint
+from mmunireplk.checkpoint import (load_strict, read_checkpoint,
+                                   unwrap_state_dict)
 from mmunireplk.checkpoint.convert import strip_ddp_prefix
-from mmunireplk.checkpoint import unwrap_state_dict
 from mmunireplk.deploy import prepare_for_inference
 from mmunireplk.models import UniRepLKNet
 from mmunireplk.utils import TASK_SCOPES, detect_task
@@ -37,13 +29,8 @@ ConfigType = Union[str, Config, ConfigDict]
 
 
 def get_task(cfg: Config) -> str:
-    """``'det'``, ``'seg'`` or ``'cls'`` of a config (see
-    :func:`mmunireplk.utils.detect_task`).
-
-    Raises:
-        ValueError: If the config belongs to none of mmdet, mmseg and
-            mmpretrain.
-    """
+    """``'det'``, ``'seg'`` or ``'cls'`` of a config; ValueError if it
+    belongs to none of mmdet, mmseg and mmpretrain."""
     task = detect_task(cfg)
     if task is None:
         raise ValueError(
@@ -56,9 +43,8 @@ def get_task(cfg: Config) -> str:
 
 def load_config(config: ConfigType,
                 cfg_options: Optional[dict] = None) -> Config:
-    """Read a config (its ``custom_imports`` register mmunireplk's modules)
-    and drop the backbone's pretrained ``init_cfg``, which inference never
-    needs (the weights come from the checkpoint)."""
+    """Read a config without the backbone's pretrained ``init_cfg``
+    (inference takes the weights from the checkpoint)."""
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
     elif isinstance(config, ConfigDict):
@@ -83,7 +69,7 @@ def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
 
 
 def model_num_classes(model: nn.Module, task: str) -> Optional[int]:
-    """Number of classes the model predicts (None if it cannot be told)."""
+    """Number of classes the model predicts, or None."""
     candidates: List[Any] = []
     if task == 'det':
         roi_head = getattr(model, 'roi_head', None)
@@ -134,8 +120,7 @@ def random_palette(num_classes: int, seed: int = 42) -> List[Tuple[int, ...]]:
 
 
 def _config_metainfo(cfg: Config, task: str) -> Optional[dict]:
-    """Class names (and palette) of the config's test dataset: its
-    ``metainfo``, else the ``METAINFO`` of its dataset class."""
+    """Class names (and palette) of the config's test dataset."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
     dataset = loader.get('dataset', {}) if isinstance(loader, dict) else {}
     while isinstance(dataset, dict) and 'dataset' in dataset \
@@ -165,14 +150,11 @@ def resolve_dataset_meta(task: str,
                          checkpoint_meta: Optional[dict],
                          num_classes: Optional[int],
                          palette: str = 'auto') -> dict:
-    """Class names and palette for visualisation.
-
-    Taken from the checkpoint's ``meta['dataset_meta']`` (what mmengine's
-    runner saves), else from the config's test dataset, else from the task's
-    default dataset (COCO, ADE20K, ImageNet); the first whose number of
-    classes matches the model is used. ``palette`` is ``'auto'`` (the
-    palette of that source, random where it has none), ``'random'`` or the
-    name of a dataset whose palette to use.
+    """Class names and palette for visualisation: from the checkpoint's
+    ``meta['dataset_meta']``, the config's test dataset or the task's
+    default dataset, the first whose class count matches the model.
+    ``palette``: ``'auto'`` (that source's, random where it has none),
+    ``'random'`` or a dataset name.
     """
     if palette not in PALETTE_CHOICES:
         raise ValueError(f'Unknown palette {palette!r}: expected one of '
@@ -217,31 +199,20 @@ def resolve_dataset_meta(task: str,
 class ImagePredictor:
     """A UniRepLKNet detector, segmentor or classifier ready for images.
 
-    Wraps the upstream inferencer of the task (``mmdet.apis.DetInferencer``,
-    ``mmseg.apis.MMSegInferencer`` or
-    ``mmpretrain.apis.ImageClassificationInferencer``, available as
-    :attr:`inferencer`), built from the config. The weights are read
-    weights-only by :func:`mmunireplk.checkpoint.read_checkpoint` (not
-    through mmengine's loaders: no
-    :func:`~mmunireplk.checkpoint.install_safe_loaders` needed; runner
-    checkpoints with plain runner state and public files alike) and loaded
-    strictly; a deploy-form checkpoint (from
-    ``tools/model_converters/unireplknet_reparameterize.py``) builds the
-    deploy-form backbone by itself.
+    Wraps the task's upstream inferencer (:attr:`inferencer`). The weights
+    are read weights-only and loaded strictly; a deploy-form checkpoint
+    builds the deploy-form backbone.
 
     Args:
         config (str | Config): Config file or object.
-        weights (str, optional): Checkpoint file. None runs with random
-            weights (and warns). Defaults to None.
+        weights (str, optional): Checkpoint file; None runs with random
+            weights (and warns).
         task (str, optional): ``'det'``, ``'seg'`` or ``'cls'``; read off
-            the config when None. Defaults to None.
+            the config when None.
         device (str): Device. Defaults to ``'cpu'``.
-        deploy (bool): Turn the model into its fastest inference form after
-            loading (:func:`mmunireplk.deploy.prepare_for_inference`:
-            re-parameterised backbone, gradients off).
-            Defaults to False.
-        palette (str): See :func:`resolve_dataset_meta`. Defaults to
-            ``'auto'``.
+        deploy (bool): Apply :func:`mmunireplk.deploy.prepare_for_inference`
+            after loading. Defaults to False.
+        palette (str): See :func:`resolve_dataset_meta`.
         cfg_options (dict, optional): Overrides merged into the config.
     """
 
@@ -320,7 +291,6 @@ class ImagePredictor:
 
     @property
     def model(self) -> nn.Module:
-        """The model of the inferencer."""
         return self.inferencer.model
 
     def _set_meta(self) -> None:
@@ -339,7 +309,6 @@ class ImagePredictor:
 
     @property
     def classes(self) -> Tuple[str, ...]:
-        """Class names."""
         return self.dataset_meta['classes']
 
     @property
@@ -348,10 +317,8 @@ class ImagePredictor:
         return self.dataset_meta['palette']
 
     def predict(self, image: Union[str, np.ndarray]):
-        """Run the inferencer on one image (a path, or a BGR array as
-        ``mmcv.imread`` returns it) and return its data sample
-        (``DetDataSample``, ``SegDataSample`` or mmpretrain ``DataSample``).
-        """
+        """The data sample predicted for one image (a path or a BGR
+        array)."""
         with torch.no_grad():
             out = self.inferencer(image, return_datasamples=True)
         # mmseg returns the data sample itself, mmdet / mmpretrain a dict

@@ -1,11 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Models by name, from ``model-index.yml`` and its metafiles.
-
-The index is looked up where an installed package has it, in the
-``mmunireplk/.mim`` folder that ``setup.py`` fills (copies in a wheel, links
-to the checkout in an editable install), and otherwise in the checkout the
-package is imported from (a clone on ``sys.path``, not installed).
-"""
+"""Models by name, from ``model-index.yml`` and its metafiles."""
 import difflib
 import os.path as osp
 from typing import Dict, List, Optional
@@ -17,13 +11,9 @@ INDEX_NAME = 'model-index.yml'
 
 
 def default_model_index(package_dir: str = PACKAGE_DIR) -> str:
-    """The ``model-index.yml`` of the package in ``package_dir``:
-    ``<package_dir>/.mim/model-index.yml``, else the checkout's
-    ``<package_dir>/../model-index.yml``.
-
-    Raises:
-        FileNotFoundError: If neither exists (both places are named).
-    """
+    """The ``model-index.yml`` of an installed package
+    (``<package_dir>/.mim``, filled by ``setup.py``), else of the checkout
+    (``<package_dir>/..``); FileNotFoundError naming both otherwise."""
     candidates = [
         osp.join(package_dir, '.mim', INDEX_NAME),
         osp.join(osp.dirname(package_dir), INDEX_NAME)
@@ -38,15 +28,10 @@ def default_model_index(package_dir: str = PACKAGE_DIR) -> str:
 
 
 def load_model_index(index_file: Optional[str] = None) -> List[dict]:
-    """Every model of a model index (``Import``-ed metafiles included),
-    each a dict with ``name``, ``config`` (absolute path), ``weights``
-    (URL or None), ``results`` and ``metadata``.
-
-    Args:
-        index_file (str, optional): The index; defaults to
-            :func:`default_model_index`. Paths in it are relative to its
-            real location (links resolved: in an editable install, the
-            configs of the checkout).
+    """Every model of a model index (``Import``-ed metafiles included) as
+    dicts with ``name``, ``config`` (absolute), ``weights``, ``results`` and
+    ``metadata``. Paths are relative to the index's real location (links
+    resolved).
 
     Raises:
         FileNotFoundError: If the index or a metafile does not exist.
@@ -76,13 +61,8 @@ def load_model_index(index_file: Optional[str] = None) -> List[dict]:
 
 
 def find_model(name: str, index_file: Optional[str] = None) -> Dict:
-    """The model-index entry called ``name`` (a config file name without
-    ``.py`` also matches).
-
-    Raises:
-        ValueError: If no model has that name (the closest names are
-            listed).
-    """
+    """The model-index entry called ``name`` (or a config file's name);
+    ValueError listing the closest names otherwise."""
     models = load_model_index(index_file)
     key = osp.splitext(osp.basename(name))[0]
     for model in models:

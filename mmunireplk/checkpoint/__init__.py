@@ -1,16 +1,5 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Reading, writing, converting and loading UniRepLKNet checkpoints.
-
-- :mod:`.io`: runner checkpoints read weights-only (on top of
-  :mod:`mmunireplk.models.pretrained`) with their runner state
-  (:func:`load_checkpoint_file`), atomic writing, and the hook-up with
-  mmengine's checkpoint loader (:func:`install_safe_loaders`).
-- :mod:`.runner_state`: mmengine runner state as plain data and back, and
-  built-in values for meta and JSON (:func:`to_builtin`).
-- :mod:`.state_dict`: the one strict-load check (:func:`load_strict`).
-- :mod:`.convert`: converters per source format and :func:`convert_file`;
-  :mod:`.imagenet`: the public ImageNet files and mmpretrain's layout.
-"""
+"""Reading, writing, converting and loading UniRepLKNet checkpoints."""
 from .convert import (ConversionReport, convert_file,
                       convert_mmdet2_checkpoint, convert_mmseg0x_checkpoint,
                       legacy_ema_key, make_checkpoint,

@@ -1,12 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Checkpoint converters: shared steps and one function per source format.
-
-A converter takes a loaded checkpoint and a :class:`ConversionReport` and
-returns ``dict(meta=..., state_dict=...)``; :func:`convert_file` reads the
-source weights-only, runs a converter, optionally checks that the result
-loads strictly into a config's model, and saves it atomically. The CLIs in
-``tools/model_converters/`` are thin wrappers over :func:`convert_file`.
-"""
+"""Checkpoint converters: ``converter(checkpoint, report, **kwargs)`` returns
+``dict(meta=..., state_dict=...)``; :func:`convert_file` reads, converts,
+checks and saves (the CLIs in ``tools/model_converters/`` wrap it)."""
 import argparse
 import os.path as osp
 import re
@@ -24,10 +19,9 @@ from .runner_state import to_builtin
 
 StateDict = Dict[str, torch.Tensor]
 Converter = Callable[..., dict]
-# Prefix of the buffers that mmcv 1.x / mmdet 2.x EMA hooks register on the
-# model: ``ema_`` + parameter name with dots replaced by underscores.
+# mmcv 1.x / mmdet 2.x EMA buffers: 'ema_' + name with '.' -> '_'
 LEGACY_EMA_PREFIX = 'ema_'
-# Top-level key under which mmengine's EMAHook saves the averaged model.
+# where mmengine's EMAHook saves the averaged model
 MMENGINE_EMA_KEY = 'ema_state_dict'
 
 
@@ -39,11 +33,9 @@ class ConversionReport:
         self.sections: 'OrderedDict[str, List[str]]' = OrderedDict()
 
     def add(self, section: str, item: str) -> None:
-        """Record one change under a section name."""
         self.sections.setdefault(section, []).append(item)
 
     def count(self, section: str) -> int:
-        """Number of changes recorded under ``section``."""
         return len(self.sections.get(section, []))
 
     def format(self, max_items: int = 10) -> str:
@@ -63,18 +55,11 @@ class ConversionReport:
         return self.format()
 
 
-# --- shared steps ---------------------------------------------------------
-
-
 def split_runner_checkpoint(
         checkpoint: dict,
         report: Optional[ConversionReport] = None) -> Tuple[StateDict, dict]:
-    """Separate the weights of a runner checkpoint from everything else.
-
-    Returns:
-        tuple[dict, dict]: The state dict and the other top-level entries
-        (recorded as dropped in ``report``, except ``meta``).
-    """
+    """The state dict of a runner checkpoint and its other top-level entries
+    (recorded as dropped in ``report``, except ``meta``)."""
     state_dict = unwrap_state_dict(checkpoint)
     if state_dict is checkpoint:
         return OrderedDict(state_dict), {}
@@ -97,11 +82,8 @@ def strip_ddp_prefix(state_dict: StateDict,
 def rename_keys(state_dict: StateDict,
                 rules: Sequence[Tuple[str, str]],
                 report: Optional[ConversionReport] = None) -> StateDict:
-    """Rename keys by ``(regex, replacement)`` rules, applied in order.
-
-    Raises:
-        KeyError: If two keys end up with the same name.
-    """
+    """Rename keys by ``(regex, replacement)`` rules, applied in order;
+    KeyError if two keys end up with the same name."""
     renamed: StateDict = OrderedDict()
     for key, value in state_dict.items():
         new_key = key
@@ -131,8 +113,8 @@ def drop_keys(state_dict: StateDict,
 
 
 def not_backbone_key(key: str, prefix: str = 'backbone.') -> bool:
-    """Whether ``key`` is under ``prefix`` without being a UniRepLKNet key
-    (e.g. ImageNet classifier leftovers ``backbone.head.*``)."""
+    """Whether ``key`` is under ``prefix`` but not a UniRepLKNet key (e.g.
+    ``backbone.head.*``)."""
     return key.startswith(prefix) and not is_backbone_key(key[len(prefix):])
 
 
@@ -145,12 +127,9 @@ def take_ema_weights(state_dict: StateDict,
                      others: Optional[dict] = None,
                      use_ema: bool = False,
                      report: Optional[ConversionReport] = None) -> StateDict:
-    """Drop EMA copies from a state dict, optionally using them as weights.
-
-    Two layouts are understood: legacy ``ema_<name_with_underscores>``
-    buffers inside the state dict (mmcv 1.x ``EMAHook``, mmdet 2.x
-    ``ExpMomentumEMAHook``), and mmengine's top-level ``ema_state_dict``
-    (keys ``module.<name>`` plus ``steps``) passed in ``others``.
+    """Drop EMA copies from a state dict, optionally using them as weights:
+    legacy ``ema_*`` buffers in the state dict (mmcv 1.x / mmdet 2.x), or
+    mmengine's top-level ``ema_state_dict`` passed in ``others``.
 
     Raises:
         KeyError: If ``use_ema`` is set and the checkpoint has no EMA copy.
@@ -198,12 +177,9 @@ def take_ema_weights(state_dict: StateDict,
 
 def upgrade_legacy_meta(meta: Optional[dict],
                         report: Optional[ConversionReport] = None) -> dict:
-    """Keep the plain, useful part of a legacy ``meta`` for mmengine.
-
-    ``CLASSES`` (mmdet 2.x / mmseg 0.x) becomes
-    ``dataset_meta['classes']``, ``PALETTE`` ``dataset_meta['palette']``;
-    only built-in values are kept, so the result loads weights-only.
-    """
+    """The plain, useful part of a legacy ``meta``: ``CLASSES`` / ``PALETTE``
+    become ``dataset_meta`` entries; only built-in values are kept (so the
+    result loads weights-only)."""
     meta = dict(meta or {})
     new_meta: dict = {}
     dataset_meta = dict(meta.get('dataset_meta') or {})
@@ -229,32 +205,23 @@ def make_checkpoint(state_dict: StateDict,
     return dict(meta=dict(meta or {}), state_dict=OrderedDict(state_dict))
 
 
-# --- one converter per source format -------------------------------------
-
-# (regex, replacement) key upgrades from mmdet 2.28 to mmdet 3.x for
-# Cascade Mask R-CNN + FPN + UniRepLKNet. mmdet 3.x kept the parameter names
-# of every module of this model (FPN lateral/fpn convs, RPNHead rpn_conv/
-# rpn_cls/rpn_reg, ConvFCBBoxHead shared_convs/shared_fcs/fc_cls/fc_reg,
-# FCNMaskHead convs/upsample/conv_logits); tests/test_det checks this
-# against the model built from our configs. Only a DDP ``module.`` prefix,
-# left by some training scripts, is removed.
+# Key upgrades mmdet 2.28 -> 3.x for Cascade Mask R-CNN + FPN + UniRepLKNet.
+# mmdet 3.x kept every parameter name of this model (tests/test_det checks
+# it against our configs); only a DDP 'module.' prefix is removed.
 MMDET2_TO_3_RULES: List[Tuple[str, str]] = [(r'^module\.', '')]
 
 
 def convert_mmdet2_checkpoint(checkpoint: dict,
                               report: ConversionReport,
                               ema_buffers: bool = False) -> dict:
-    """An mmdet 2.x Cascade Mask R-CNN runner checkpoint for mmdet 3.x.
+    """An mmdet 2.x Cascade Mask R-CNN runner checkpoint for mmdet 3.x: the
+    weights with :data:`MMDET2_TO_3_RULES`, upgraded meta; optimizer and EMA
+    buffers dropped.
 
-    Keeps the model weights, drops the optimizer and the EMA buffers,
-    applies :data:`MMDET2_TO_3_RULES` and moves ``meta.CLASSES`` to
-    ``meta.dataset_meta.classes``.
-
-    EMA: mmcv 1.x EMA hooks swap the averaged weights into the model before
-    an end-of-epoch checkpoint is written, so the main weights of such a
-    file already are the EMA weights (the ``ema_*`` buffers then hold the
-    raw ones). ``ema_buffers=True`` uses the ``ema_*`` buffers instead (for
-    files saved mid-epoch, where they hold the average).
+    mmcv 1.x EMA hooks swap the averaged weights into the model before an
+    end-of-epoch save, so the main weights already are the EMA ones;
+    ``ema_buffers=True`` takes the ``ema_*`` buffers instead (for files saved
+    mid-epoch, where they hold the average).
     """
     state_dict, others = split_runner_checkpoint(checkpoint, report)
     state_dict = rename_keys(state_dict, MMDET2_TO_3_RULES, report)
@@ -269,14 +236,9 @@ SEGMENTOR_PREFIXES = ('backbone.', 'decode_head.', 'auxiliary_head.')
 
 def convert_mmseg0x_checkpoint(checkpoint: dict,
                                report: ConversionReport) -> dict:
-    """An mmseg 0.x UPerNet runner checkpoint for mmseg 1.x.
-
-    mmseg 1.x kept the parameter names of ``EncoderDecoder``, ``UPerHead``
-    and ``FCNHead``, and the backbone names are those of the public
-    checkpoints, so the weights need no renaming. What changes is the
-    container: the optimizer state and the mmcv 1.x ``meta`` are dropped or
-    upgraded (``dataset_meta``), a ``module.`` prefix is removed, and
-    classifier leftovers under ``backbone.`` are dropped.
+    """An mmseg 0.x UPerNet runner checkpoint for mmseg 1.x. The parameter
+    names are unchanged; the optimizer is dropped, the meta upgraded, and a
+    ``module.`` prefix and classifier leftovers under ``backbone.`` removed.
 
     Raises:
         KeyError: If the weights are not those of a segmentor with a
@@ -301,11 +263,9 @@ def convert_mmseg0x_checkpoint(checkpoint: dict,
 def reparameterize_checkpoint(checkpoint: dict,
                               report: ConversionReport,
                               prefix: Optional[str] = None) -> dict:
-    """Turn the UniRepLKNet weights of a checkpoint into the deploy form.
-
-    The backbone keys (under ``prefix``; by default ``backbone.`` when
-    such keys exist, else ``''`` for a bare backbone / ImageNet file) are
-    re-parameterised; other keys (neck, heads) are kept in place.
+    """Turn the UniRepLKNet weights of a checkpoint (under ``prefix``; by
+    default ``backbone.`` if present, else ``''``) into the deploy form;
+    other keys are kept in place.
 
     Raises:
         KeyError: If no UniRepLKNet key is found under ``prefix``.
@@ -353,26 +313,20 @@ def convert_file(src: str,
                  trust: Optional[bool] = None,
                  title: Optional[str] = None,
                  **kwargs) -> ConversionReport:
-    """Read ``src`` (weights-only unless trusted), convert, check, save.
+    """Read ``src`` (weights-only unless trusted), convert, check, save
+    atomically to ``dst``.
 
     Args:
-        src (str): Source checkpoint (path or URL).
-        dst (str): Output path; written atomically.
-        converter (callable): ``converter(checkpoint, report, **kwargs)``
-            returning ``dict(meta=..., state_dict=...)``.
+        converter (callable): ``converter(checkpoint, report, **kwargs)``.
         check (callable, optional): ``check(state_dict)`` raises if the
-            result is unusable (e.g. does not load strictly into a config's
-            model: :func:`mmunireplk.apis.builder.check_strict_load`) and
-            returns what it verified, for the report.
-        trust (bool, optional): Unpickle ``src`` in full (see
-            :func:`~mmunireplk.checkpoint.load_checkpoint_file`).
+            result is unusable (e.g.
+            :func:`mmunireplk.apis.builder.check_strict_load`) and returns
+            what it verified.
+        trust (bool, optional): Unpickle ``src`` in full.
         title (str, optional): Title of the report.
 
     Returns:
         ConversionReport: What changed.
-
-    Raises:
-        ValueError: If ``dst`` is ``src``.
     """
     if osp.abspath(src) == osp.abspath(dst):
         raise ValueError(f'The output must differ from the input: {dst}')
@@ -387,8 +341,7 @@ def convert_file(src: str,
 
 
 def converter_parser(description: str) -> argparse.ArgumentParser:
-    """The arguments every converter CLI shares: ``src dst [--config CFG]
-    [--trust-checkpoint]``."""
+    """``src dst [--config CFG] [--trust-checkpoint]`` of the converters."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('src', help='input checkpoint (path or URL)')
     parser.add_argument('dst', help='output checkpoint (written atomically)')

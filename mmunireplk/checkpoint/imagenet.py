@@ -1,15 +1,10 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """The public UniRepLKNet ImageNet checkpoints and mmpretrain's layout.
 
-The public files (``unireplknet_*_in1k_224_acc*.pth``,
-``unireplknet_*_in22k_pretrain.pth``, ``unireplknet_*_in22k_to_in1k_384_*``)
-hold a plain state dict (possibly wrapped in ``model`` or ``state_dict``)
-with un-prefixed keys: the backbone (``downsample_layers.*``, ``stages.*``)
-and the classifier, ``norm.*`` (LayerNorm after global pooling) and
-``head.*`` (Linear). An mmpretrain ``ImageClassifier`` with the UniRepLKNet
-backbone and :class:`mmunireplk.cls.UniRepLKNetClsHead` has the same
-tensors under ``backbone.``, ``head.norm.`` and ``head.head.``; the mapping
-is one to one.
+The public files hold un-prefixed backbone keys (``downsample_layers.*``,
+``stages.*``) and the classifier ``norm.*`` / ``head.*``; an mmpretrain
+``ImageClassifier`` with :class:`mmunireplk.cls.UniRepLKNetClsHead` has the
+same tensors under ``backbone.``, ``head.norm.`` and ``head.head.``.
 """
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple
@@ -58,14 +53,9 @@ def describe_arch(state_dict: StateDict) -> str:
 
 
 def is_public_imagenet_layout(checkpoint: dict) -> bool:
-    """Whether a checkpoint (or its state dict) is in the public layout.
-
-    True for un-prefixed UniRepLKNet backbone keys together with the
-    ImageNet classifier ``norm.weight/bias`` and ``head.weight/bias``,
-    bare or wrapped in ``state_dict`` / ``model`` (optionally with a DDP
-    ``module.`` prefix). mmpretrain, mmdet and mmseg checkpoints (keys
-    under ``backbone.``) are not.
-    """
+    """Whether a checkpoint (or its state dict) is in the public layout:
+    un-prefixed backbone keys and the classifier ``norm.*`` / ``head.*``,
+    no ``backbone.`` keys."""
     try:
         state_dict = _public_state_dict(checkpoint)
     except TypeError:
@@ -81,28 +71,21 @@ def convert_imagenet_checkpoint(checkpoint: dict,
                                 report=None,
                                 classes: Optional[Sequence[str]] = None
                                 ) -> dict:
-    """Map a public ImageNet checkpoint to mmpretrain's key layout.
-
-    ``downsample_layers.* / stages.*`` -> ``backbone.*``, ``norm.*`` ->
-    ``head.norm.*``, ``head.*`` -> ``head.head.*``. Tensors are not changed.
+    """Map a public ImageNet checkpoint to mmpretrain's key layout
+    (:data:`KEY_MAP`; tensors unchanged).
 
     Args:
-        checkpoint (dict): The loaded public file (a state dict, possibly
-            wrapped in ``model`` / ``state_dict``).
-        report (ConversionReport, optional): Records every mapping and
-            what was dropped.
-        classes (Sequence[str], optional): Class names written to
-            ``meta['dataset_meta']['classes']`` (their number must equal the
-            head's output size).
+        checkpoint (dict): The loaded public file.
+        report (ConversionReport, optional): Records what was mapped.
+        classes (Sequence[str], optional): Class names for
+            ``meta['dataset_meta']``, one per head output.
 
     Returns:
-        dict: ``dict(meta=..., state_dict=...)``, loadable strictly into the
-        matching classifier config.
+        dict: ``dict(meta=..., state_dict=...)``.
 
     Raises:
-        ValueError: If the checkpoint is not in the public layout (the
-            message says what is missing), has keys of unknown meaning, or
-            ``classes`` does not fit the head.
+        ValueError: If the checkpoint is not in the public layout, has keys
+            of unknown meaning, or ``classes`` does not fit the head.
     """
     report = report if report is not None else ConversionReport()
     state_dict = _public_state_dict(checkpoint, report)

@@ -1,19 +1,7 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Reading runner checkpoints weights-only and writing them atomically.
-
-Files are read by :mod:`mmunireplk.models.pretrained` (weights-only with a
-minimal allow-list; an explicit, logged opt-in unpickles in full): this
-module adds what runner checkpoints need on top, namely the runner state
-that :class:`~mmunireplk.engine.SafeCheckpointHook` stores as plain data,
-``map_location`` devices, atomic writes, the ``--trust-checkpoint`` flag of
-the tools, and the hook-up with mmengine's checkpoint loader.
-
-The opt-in to full unpickling: ``trust=True`` in the Python API, the
-``--trust-checkpoint`` flag of the tools, ``trust_checkpoint=True`` in the
-backbone's ``init_cfg``, or the environment variable
-``MMUNIREPLK_TRUST_CHECKPOINT=1`` (which the flag sets, so that every
-process of a run honours it).
-"""
+"""Runner checkpoints read weights-only (on top of
+:mod:`mmunireplk.models.pretrained`: plain runner state restored, devices
+applied), written atomically, and hooked up with mmengine's loaders."""
 import io
 import os
 import os.path as osp
@@ -26,15 +14,17 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmunireplk.models.pretrained import (TRUST_ENV, download_checkpoint,
-                                          load_weights_file)
-from .runner_state import RUNNER_STATE_KEYS, restore_runner_state
+                                          load_weights_file, read_weights)
+from .runner_state import (RUNNER_STATE_KEYS, map_leaves,
+                           restore_runner_state)
 
 #: File backend name of :class:`AtomicLocalBackend` in mmengine.
 ATOMIC_BACKEND = 'mmunireplk_atomic_local'
 
 
 def set_trust_env(trust: bool) -> None:
-    """Opt in (for this process and the ones it starts) if ``trust``."""
+    """Opt in (for this process and the ones it starts) if ``trust``: the
+    ``MMUNIREPLK_TRUST_CHECKPOINT`` variable reaches every process."""
     if trust:
         os.environ[TRUST_ENV] = '1'
 
@@ -52,29 +42,14 @@ def add_trust_argument(parser) -> None:
 def load_checkpoint_file(filename: str,
                          map_location='cpu',
                          trust: Optional[bool] = None) -> dict:
-    """Read a local (or ``file://``) checkpoint, weights-only by default.
+    """:func:`~mmunireplk.models.pretrained.load_weights_file` plus the
+    runner state that :class:`~mmunireplk.engine.SafeCheckpointHook` stored
+    as plain data, turned back into mmengine objects.
 
-    Runner state that :class:`~mmunireplk.engine.SafeCheckpointHook` stored
-    as plain data is turned back into mmengine objects (see
-    :func:`restore_runner_state`). That needs the stored tensors on the
-    CPU (numpy arrays, RNG states), so the file is read onto the CPU first
-    and everything else is then moved to ``map_location``: mmengine's
-    ``Runner.resume`` asks for the run's device (``'cuda'`` on a GPU).
-
-    Args:
-        filename (str): Path of the checkpoint.
-        map_location: As for :func:`torch.load`. A device (str or
-            :class:`torch.device`) is applied after the runner state is
-            restored; a callable or dict is passed to :func:`torch.load`.
-        trust (bool, optional): Unpickle in full (may run code). None
-            defers to the ``MMUNIREPLK_TRUST_CHECKPOINT`` environment
-            variable.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        UnsafeCheckpointError: If the file needs a global outside
-            :data:`SAFE_GLOBALS` and trust was not given.
-        RuntimeError: If the file cannot be read as a checkpoint.
+    Restoring needs the tensors on the CPU, so the file is read onto the
+    CPU and the rest is moved to a device ``map_location`` afterwards
+    (``Runner.resume`` asks for ``'cuda'`` on a GPU); a callable or dict
+    ``map_location`` goes to :func:`torch.load`.
     """
     device = _as_device(map_location)
     checkpoint = load_weights_file(filename,
@@ -89,8 +64,7 @@ def load_checkpoint_file(filename: str,
 
 
 def _as_device(map_location) -> Optional[torch.device]:
-    """The device a ``map_location`` names, or None when it is a callable
-    or a dict (or None / the CPU: nothing to move)."""
+    """The non-CPU device a ``map_location`` names, else None."""
     if isinstance(map_location, (str, torch.device)):
         device = torch.device(map_location)
         return None if device.type == 'cpu' else device
@@ -101,26 +75,16 @@ def _to_device(value, device: Optional[torch.device]):
     """Tensors of nested dicts / lists / tuples moved to ``device``."""
     if device is None:
         return value
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, dict):
-        return type(value)((k, _to_device(v, device))
-                           for k, v in value.items())
-    if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
-        return type(value)(_to_device(v, device) for v in value)
-    return value
+    return map_leaves(
+        value, lambda v: v.to(device) if isinstance(v, torch.Tensor) else v)
 
 
 def load_url_checkpoint(url: str,
                         map_location=None,
                         model_dir: Optional[str] = None,
                         trust: Optional[bool] = None) -> dict:
-    """Download a checkpoint into torch's hub cache, then read it as
-    :func:`load_checkpoint_file` does (weights-only by default).
-
-    In a distributed run only the first process of each node downloads
-    (``LOCAL_RANK`` 0); the others wait for it and read the cached file.
-    """
+    """Download a checkpoint into torch's hub cache (only ``LOCAL_RANK`` 0
+    downloads), then read it with :func:`load_checkpoint_file`."""
     cached = download_checkpoint(url, model_dir)
     return load_checkpoint_file(cached, map_location, trust)
 
@@ -128,30 +92,16 @@ def load_url_checkpoint(url: str,
 def read_checkpoint(filename: str,
                     map_location='cpu',
                     trust: Optional[bool] = None) -> dict:
-    """Read a checkpoint from a local path, ``file://`` or an http(s) URL.
-
-    Raises:
-        TypeError: If the file does not hold a dict.
-    """
-    if filename.startswith(('http://', 'https://')):
-        checkpoint = load_url_checkpoint(filename, map_location, trust=trust)
-    else:
-        checkpoint = load_checkpoint_file(filename, map_location, trust)
-    if not isinstance(checkpoint, dict):
-        raise TypeError(f'{filename} holds a {type(checkpoint).__name__}, '
-                        'not a checkpoint dict')
-    return checkpoint
+    """Read a checkpoint dict from a local path, ``file://`` or an http(s)
+    URL with :func:`load_checkpoint_file`; TypeError if it is no dict."""
+    return read_weights(filename, map_location, trust, load_checkpoint_file)
 
 
 class AtomicLocalBackend(LocalBackend):
-    """Local file backend whose writes are atomic (temp file + rename).
-
-    An interrupted save never leaves a truncated checkpoint or
-    ``last_checkpoint`` file behind.
-    """
+    """Local file backend whose writes are atomic (temp file + rename): an
+    interrupted save leaves no truncated checkpoint behind."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        """Write bytes to ``filepath`` atomically."""
         filepath = str(filepath)
         directory = osp.dirname(osp.abspath(filepath))
         os.makedirs(directory, exist_ok=True)
@@ -172,7 +122,6 @@ class AtomicLocalBackend(LocalBackend):
                  obj: str,
                  filepath: Union[str, Path],
                  encoding: str = 'utf-8') -> None:
-        """Write text to ``filepath`` atomically."""
         self.put(obj.encode(encoding), filepath)
 
 
@@ -185,26 +134,20 @@ def save_checkpoint_atomic(checkpoint: dict, filename: str) -> None:
 
 def register_atomic_backend() -> None:
     """Register :class:`AtomicLocalBackend` as mmengine's file backend
-    ``'mmunireplk_atomic_local'`` (a new name; nothing is replaced)."""
+    :data:`ATOMIC_BACKEND` (a new name; nothing is replaced)."""
     register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 
 
 def install_safe_loaders() -> None:
-    """Make mmengine read local and http(s) checkpoints weights-only, in
-    this process (idempotent).
+    """Make mmengine read local and http(s) checkpoints with
+    :func:`load_checkpoint_file` / :func:`load_url_checkpoint`, in this
+    process (idempotent); other schemes are left alone.
 
-    mmengine's checkpoint loaders for local paths (the ``''`` scheme) and
-    ``http://`` / ``https://`` URLs become :func:`load_checkpoint_file` /
-    :func:`load_url_checkpoint`: ``load_from`` and ``--resume`` then read
-    weights-only with the minimal allow-list, restore plain runner state,
-    and refuse anything else clearly. (mmengine 0.10.7 calls ``torch.load``
-    without ``weights_only``; torch >= 2.6 then loads weights-only without
-    the allow-list and fails on mmengine's own runner state.) Other schemes
-    (``s3://``, ``openmmlab://`` ...) are left as they are.
-
-    Called by :class:`~mmunireplk.engine.SafeCheckpointHook` when a config
-    builds it (so mmdet's, mmseg's and mmpretrain's own tools get it with
-    our configs) and by our tools; importing ``mmunireplk`` does not.
+    mmengine 0.10.7 calls ``torch.load`` without ``weights_only``, which
+    torch >= 2.6 turns into weights-only loading without our allow-list, so
+    mmengine's own runner state fails to load. Called by
+    :class:`~mmunireplk.engine.SafeCheckpointHook` (so upstream tools get it
+    with our configs) and by our tools; importing ``mmunireplk`` does not.
     """
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_checkpoint_file, force=True)

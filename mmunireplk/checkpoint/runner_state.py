@@ -1,16 +1,13 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Runner state of mmengine checkpoints as plain data, and back.
 
-mmengine pickles its ``MessageHub`` scalars as ``HistoryBuffer`` objects,
-whose pickle references functions through ``getattr``; numpy values and the
-RNG states need numpy's array reconstruction. None of that loads
-weights-only. :func:`runner_state_to_plain` stores them as tensors, numbers,
-strings and containers (what weights-only loading reads), and
-:func:`restore_runner_state` turns them back into the objects mmengine's
-``Runner.resume`` expects, with the same values and dtypes.
+``HistoryBuffer`` scalars (pickled through ``getattr``), numpy values and RNG
+states do not load weights-only; :func:`runner_state_to_plain` stores them
+as tensors, numbers and containers, :func:`restore_runner_state` gives
+``Runner.resume`` the original objects back (same values and dtypes).
 """
 import random
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -46,18 +43,26 @@ def _array_from_plain(value: dict) -> np.ndarray:
         value['shape'])
 
 
-def to_plain(value: Any) -> Any:
-    """numpy arrays become marked tensors/lists, numpy scalars Python
-    numbers; containers are converted recursively (tuples stay tuples)."""
+def map_leaves(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn`` applied to the leaves of nested dicts, lists and tuples (of the
+    same types; named tuples are leaves)."""
+    if isinstance(value, dict):
+        return type(value)((k, map_leaves(v, fn)) for k, v in value.items())
+    if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
+        return type(value)(map_leaves(v, fn) for v in value)
+    return fn(value)
+
+
+def _leaf_to_plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _array_to_plain(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return type(value)((k, to_plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
-        return type(value)(to_plain(v) for v in value)
-    return value
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def to_plain(value: Any) -> Any:
+    """numpy arrays become marked tensors / lists, numpy scalars numbers,
+    recursively (tuples stay tuples)."""
+    return map_leaves(value, _leaf_to_plain)
 
 
 def from_plain(value: Any) -> Any:
@@ -72,8 +77,8 @@ def from_plain(value: Any) -> Any:
 
 
 def get_rng_state() -> dict:
-    """This process's python, numpy and torch RNG states as plain data, with
-    the CUDA state of its current device when CUDA is in use."""
+    """This process's python, numpy, torch (and current CUDA device's) RNG
+    states as plain data."""
     state = dict(
         python=random.getstate(),
         numpy=to_plain(np.random.get_state()),
@@ -84,12 +89,8 @@ def get_rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore what :func:`get_rng_state` returned.
-
-    The CUDA state goes to the current device. States written before it
-    was stored per device (a list of every visible device's state) give
-    the current device's entry, if the list has one.
-    """
+    """Restore what :func:`get_rng_state` returned (the CUDA state to the
+    current device; older files held a list, one state per device)."""
     python = state['python']
     random.setstate((python[0], tuple(python[1]), python[2]))
     np.random.set_state(from_plain(state['numpy']))
@@ -118,13 +119,12 @@ def rank_rng_states(states: List[dict]) -> dict:
 def rng_state_of_rank(entry: dict, rank: int,
                       world_size: int) -> Tuple[Optional[dict], str]:
     """The state that process ``rank`` of ``world_size`` restores from a
-    checkpoint's RNG entry, or None and the reason why none applies.
+    checkpoint's RNG entry, or None and the reason.
 
-    An entry of another world size does not apply: the processes would
-    draw other numbers than in the uninterrupted run whatever is restored,
-    and giving every process the same state would make their random
-    augmentations identical. Entries written by single-process runs before
-    states were stored per rank (one bare state) count as world size 1.
+    An entry of another world size does not apply: the draws would differ
+    from the uninterrupted run anyway, and one state for all processes would
+    make their augmentations identical. A bare state (older single-process
+    files) counts as world size 1.
     """
     if 'ranks' in entry:
         saved_size, states = entry['world_size'], entry['ranks']
@@ -137,14 +137,8 @@ def rng_state_of_rank(entry: dict, rank: int,
 
 
 def runner_state_to_plain(checkpoint: dict) -> dict:
-    """Make a runner checkpoint loadable weights-only, in place.
-
-    The message hub's ``HistoryBuffer`` scalars become dicts of tensors,
-    numpy values in the message hub and ``meta`` become plain values.
-
-    Returns:
-        dict: ``checkpoint``.
-    """
+    """Make a runner checkpoint (message hub, ``meta``) loadable
+    weights-only, in place; returns ``checkpoint``."""
     hub: Optional[dict] = checkpoint.get('message_hub')
     if isinstance(hub, dict) and PLAIN_HUB_KEY not in hub:
         scalars: Dict[str, Any] = {}
@@ -168,13 +162,8 @@ def runner_state_to_plain(checkpoint: dict) -> dict:
 
 
 def restore_runner_state(checkpoint: dict) -> dict:
-    """Turn a plain message hub back into mmengine objects, in place.
-
-    Checkpoints without one are returned unchanged.
-
-    Returns:
-        dict: ``checkpoint``.
-    """
+    """Undo :func:`runner_state_to_plain` in place; returns
+    ``checkpoint``."""
     if isinstance(checkpoint.get('meta'), dict):
         checkpoint['meta'] = from_plain(checkpoint['meta'])
     hub = checkpoint.get('message_hub')
@@ -196,9 +185,8 @@ def restore_runner_state(checkpoint: dict) -> dict:
 
 
 def to_builtin(value: Any) -> Any:
-    """Turn numpy / torch scalars into numbers, arrays and tuples into
-    lists and dict keys into strings, recursively (JSON-serialisable, and
-    loadable weights-only when saved in a checkpoint)."""
+    """numpy / torch scalars as numbers, arrays and tuples as lists, dict
+    keys as strings, recursively (for JSON and weights-only loading)."""
     if isinstance(value, dict):
         return {str(k): to_builtin(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

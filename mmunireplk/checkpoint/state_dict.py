@@ -1,12 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Loading whole-model weights strictly, with one error that says what
-does not fit.
-
-Finding and loading the backbone's own weights is the backbone's
-(:meth:`UniRepLKNet.extract_state_dict`,
-:meth:`UniRepLKNet.load_pretrained_weights`); reading files weights-only is
-:mod:`mmunireplk.models.pretrained`'s.
-"""
+does not fit."""
 from typing import Dict, Sequence
 
 import torch.nn as nn
@@ -35,9 +29,8 @@ def load_strict(model: nn.Module,
                 state_dict: StateDict,
                 source: str = 'the checkpoint',
                 target: str = 'the model') -> None:
-    """Load ``state_dict`` into ``model`` with ``strict=True``; on failure
-    raise one error that names the form, missing, unexpected and
-    shape-mismatched keys (grouped by module), ``source`` and ``target``.
+    """Load ``state_dict`` into ``model`` strictly, or raise one error naming
+    the missing, unexpected and mismatched keys by module.
 
     Raises:
         RuntimeError: For a deploy-form file and a training-form model or

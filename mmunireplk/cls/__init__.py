@@ -1,10 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""mmpretrain-side parts: the reference classifier head and the hook that
-accepts public ImageNet files.
-
-Imported by classification configs (``custom_imports``); importing it
-imports mmpretrain.
-"""
+"""mmpretrain parts: the reference classifier head and the hook that
+accepts public ImageNet files (imports mmpretrain)."""
 from .heads import UniRepLKNetClsHead
 from .hooks import ImageNetCheckpointHook
 

@@ -19,29 +19,23 @@ _PUBLIC_HEAD_KEYS = (('norm.', 'norm.'), ('head.', 'head.'))
 
 @MODELS.register_module()
 class UniRepLKNetClsHead(ClsHead):
-    """Global average pooling, LayerNorm ``norm`` and Linear ``head``.
-
-    The classifier of the UniRepLKNet reference: the last backbone stage
-    (built with ``out_norm=False``) is averaged over H and W, normalised by
-    ``norm`` (LayerNorm, eps 1e-6) and classified by ``head``, so the keys
-    ``norm.*``/``head.*`` of the public ImageNet files map to
-    ``head.norm.*``/``head.head.*``.
+    """The reference classifier: global average pooling of the last stage
+    (a backbone with ``out_norm=False``), LayerNorm ``norm`` and Linear
+    ``head`` (the public files' ``norm.*`` / ``head.*``).
 
     Args:
         num_classes (int): Number of classes.
         in_channels (int): Channels of the last stage.
-        head_init_scale (float): Multiplies the initial ``head`` weight and
-            bias (trunc-normal std .02 and 0): 1.0 from scratch, 0.001 for
-            22K -> 1K fine-tuning. Defaults to 1.0.
+        head_init_scale (float): Scales the initial ``head`` weight and bias:
+            1.0 from scratch, 0.001 for 22K -> 1K fine-tuning.
+            Defaults to 1.0.
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
-            loads ``norm``/``head`` from a public ImageNet file or an
-            mmpretrain checkpoint (path or URL, read weights-only unless
-            ``trust_checkpoint=True``) instead of initialising them. With
-            ``reinit_mismatched_head=True`` a ``head`` of another class
-            count (e.g. 21841 for 22K -> 1K fine-tuning) is skipped and
-            keeps its scaled initialisation, as the reference fine-tunes;
-            otherwise a mismatch is an error.
+            loads ``norm`` / ``head`` from a public ImageNet file or an
+            mmpretrain checkpoint (read weights-only unless
+            ``trust_checkpoint=True``). With ``reinit_mismatched_head=True``
+            a ``head`` of another class count keeps its initialisation (as
+            the reference fine-tunes); otherwise a mismatch is an error.
         **kwargs: ``loss``, ``topk``, ``cal_acc`` of :class:`ClsHead`.
     """
 
@@ -53,15 +47,11 @@ class UniRepLKNetClsHead(ClsHead):
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(init_cfg=init_cfg, **kwargs)
-        if num_classes <= 0:
-            raise ValueError(f'num_classes must be positive, got '
-                             f'{num_classes}')
-        if in_channels <= 0:
-            raise ValueError(f'in_channels must be positive, got '
-                             f'{in_channels}')
-        if head_init_scale <= 0:
-            raise ValueError(f'head_init_scale must be positive, got '
-                             f'{head_init_scale}')
+        positive = dict(num_classes=num_classes, in_channels=in_channels,
+                        head_init_scale=head_init_scale)
+        for name, value in positive.items():
+            if value <= 0:
+                raise ValueError(f'{name} must be positive, got {value}')
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.head_init_scale = float(head_init_scale)
@@ -81,7 +71,7 @@ class UniRepLKNetClsHead(ClsHead):
 
     def forward(self, feats: Union[torch.Tensor, Tuple[torch.Tensor]]
                 ) -> torch.Tensor:
-        """Class scores (logits) of shape (N, num_classes)."""
+        """Logits, (N, num_classes)."""
         return self.head(self.pre_logits(feats))
 
     def init_weights(self) -> None:
@@ -113,8 +103,6 @@ class UniRepLKNetClsHead(ClsHead):
                          filename: str,
                          reinit_mismatched_head: bool = False,
                          trust: Optional[bool] = None) -> None:
-        # a local path or an http(s) URL (the configs name the public
-        # files on the Hugging Face hub), read weights-only unless trusted
         checkpoint = read_checkpoint(filename, 'cpu', trust)
         if is_public_imagenet_layout(checkpoint):
             layout, prefixes = 'public ImageNet', _PUBLIC_HEAD_KEYS

@@ -10,16 +10,10 @@ from mmunireplk.registry import HOOKS
 
 @HOOKS.register_module()
 class ImageNetCheckpointHook(Hook):
-    """Map a public UniRepLKNet ImageNet checkpoint in memory on loading.
-
-    mmengine's ``Runner.load_checkpoint`` (``load_from``, ``tools/test.py
-    CONFIG CHECKPOINT``, also mmpretrain's own tools) calls
-    ``after_load_checkpoint`` before the weights reach the model. When the
-    file is in the public layout (un-prefixed backbone keys plus
-    ``norm.*``/``head.*``), this hook replaces its content by the
-    mmpretrain layout (:func:`convert_imagenet_checkpoint`) and logs what
-    it mapped; any other checkpoint is left alone. Its priority runs it
-    before hooks that read the weights (e.g. ``EMAHook``).
+    """Map a public UniRepLKNet ImageNet checkpoint to mmpretrain's layout
+    in memory when a runner loads it (``load_from``, ``tools/test.py``,
+    mmpretrain's tools); other checkpoints are left alone. Its priority runs
+    it before hooks that read the weights (e.g. ``EMAHook``).
     """
     priority = 'VERY_HIGH'
 

@@ -1,41 +1,13 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 """Fused CPU kernels for the deploy form of UniRepLKNet (opt-in).
 
-The deploy block computes ``x + W2 (g * GELU(W1 (s * dw(x)) + b1)) + b2``
-where ``s`` is the SE gate (per sample and channel) and ``g = gamma * Nx + 1``
-the GRN scale (per sample and hidden channel). Run module by module, much of
-its time goes outside the two matrix products (permute copies, separate SE /
-GRN / GELU passes, weight re-layouts on every call). These kernels compute
-the same maths with fewer passes over memory:
-
-* blocks keep the residual stream in channels-last memory, so the two
-  products read and write it directly and the residual add is fused into
-  the second one; the SE gate is applied while going to NHWC (one pass);
-* GELU is fused into the first product (oneDNN) or applied in place;
-* the GRN sum of squares and scaling work in reusable scratch buffers;
-* the products and the dense stem / downsampling convolutions can run on
-  weights packed once (packed again when the weights change).
-
-Where several exact implementations compete and the winner depends on the
-CPU (oneDNN or ATen/BLAS products, NCHW or channels-last depthwise
-convolution, packed or plain dense convolution, one sample at a time or the
-whole batch), a :class:`KernelChooser` times the candidates once per shape
-class and keeps the fastest. Every candidate computes the same float32
-maths, so outputs equal the module-by-module forward to fp32 rounding.
-
-Nothing imports this module by default. :func:`attach_cpu_kernels` (called
-by :func:`~mmunireplk.deploy.prepare_for_inference`) turns the deploy blocks
-and downsampling convs of a model into :class:`KernelBlock` /
-:class:`KernelConv2d`, subclasses that add the fused path and keep every
-parameter name, so state dicts, hooks on the block and ``isinstance`` checks
-are unchanged; :func:`detach_cpu_kernels` undoes it. The kernels read a block
-only through :meth:`UniRepLKNetBlock.deploy_weights`.
-
-The oneDNN / MKL kernels are private torch operators (``torch.ops.mkldnn``,
-``torch.ops.mkl``), which a torch release may change or drop: each is probed
-when the kernels are attached, and one that is missing or fails is left out
-with a log message (once per process); the ATen candidates (public ops)
-always remain.
+The same maths as the deploy block with fewer passes over memory: a
+channels-last residual stream (the residual add fused into the second
+product), the SE gate applied while going to NHWC, GELU fused or in place,
+GRN in reusable scratch buffers, weights packed once. A
+:class:`KernelChooser` times competing exact implementations once per shape
+class. The oneDNN / MKL kernels are private torch operators that a release
+may drop: each is probed once per process and left out if it fails.
 """
 import logging
 import math
@@ -68,10 +40,9 @@ KERNEL_CANDIDATES: Dict[str, Tuple[str, ...]] = {
 class KernelChooser:
     """Chooses among interchangeable exact implementations by timing them.
 
-    A decision is keyed by an op name, the torch thread count and a shape
-    class; it is measured once (one untimed call of every candidate, which
-    also settles nested decisions, then up to ``rounds`` interleaved timed
-    calls, fewer once ``max_seconds`` have passed) and reused afterwards.
+    A decision is keyed by op, thread count and shape class, measured once
+    (an untimed warm-up call of each candidate, which also settles nested
+    decisions, then up to ``rounds`` interleaved timed calls) and reused.
 
     Args:
         rounds (int): Timed calls per candidate. Defaults to 3.
@@ -160,7 +131,7 @@ def _exporting() -> bool:
 
 
 def _size_class(value: int) -> int:
-    """``value`` rounded up to a power of two (bounds the shape classes)."""
+    """``value`` rounded up to a power of two."""
     return 1 << max(int(value) - 1, 0).bit_length()
 
 
@@ -253,12 +224,8 @@ _PROBED: Dict[Tuple[str, str], bool] = {}
 
 
 def kernel_available(op: str, name: str) -> bool:
-    """Whether candidate ``name`` of ``op`` runs in this torch build.
-
-    The ATen candidates always do; a private oneDNN / MKL kernel is probed
-    on a small input once per process, and a missing or failing one is
-    logged once.
-    """
+    """Whether candidate ``name`` of ``op`` runs in this torch build (private
+    kernels are probed once per process; a failing one is logged)."""
     if (op, name) not in PRIVATE_KERNELS:
         return name in KERNEL_CANDIDATES[op]
     if (op, name) not in _PROBED:
@@ -280,21 +247,14 @@ def kernel_available(op: str, name: str) -> bool:
 
 
 class CPUKernels:
-    """The state of the CPU kernels attached to a model.
-
-    Holds the :class:`KernelChooser` with its measured decisions, the
-    scratch buffers (one set per thread, grown to the largest size asked
-    for and then reused: large temporaries freshly mapped on every call
-    spend much of their time in page faults) and the packed weight copies
-    (keyed by weight tensor, packed again when the tensor is changed in
-    place, e.g. by ``load_state_dict``).
-
-    Copies of a model (``copy.deepcopy``, pickling) get a fresh, empty
-    state.
+    """The state of the CPU kernels attached to a model: the
+    :class:`KernelChooser`, per-thread scratch buffers (reused: large
+    temporaries mapped afresh on every call spend their time in page faults)
+    and packed weight copies (re-packed when a weight changes in place).
+    Copies of a model (deepcopy, pickling) get a fresh state.
 
     Args:
-        rounds (int): Timed calls per candidate of a kernel decision.
-            Defaults to 3.
+        rounds (int): Timed calls per candidate. Defaults to 3.
         max_seconds (float): Time after which a decision starts no further
             round. Defaults to 0.5.
     """
@@ -320,9 +280,7 @@ class CPUKernels:
 
     def override(self, **choices: str):
         """Context manager fixing kernel choices, e.g.
-        ``kernels.override(linear='aten', block_batching='batched')`` (for
-        bitwise reproducible runs: different kernels round differently,
-        within fp32 rounding).
+        ``kernels.override(linear='aten')`` (for bitwise reproducible runs).
 
         Raises:
             ValueError: For an unknown op or candidate name.
@@ -334,23 +292,16 @@ class CPUKernels:
         return self.chooser.override(**choices)
 
     def release(self) -> None:
-        """Free this thread's scratch buffers and every packed weight copy
-        (made again when needed). Needed after writing weights through
-        ``.data``, which bypasses the version counter that triggers
-        re-packing."""
+        """Free this thread's scratch buffers and the packed weights; needed
+        after writing weights through ``.data`` (no version bump)."""
         self._buffers.__dict__.clear()
         self._packed.clear()
 
-    # --- when the kernels apply -------------------------------------------
-
     @staticmethod
     def applies(x: Tensor, params: Tuple[Tensor, ...]) -> bool:
-        """Whether the kernels run for input ``x`` of a module with
-        ``params``: a 4-D float32 CPU tensor, no autograd (neither ``x`` nor
-        a parameter requiring grad while grad mode is on), and no tracing,
-        scripting, ONNX / ``torch.export`` export or ``torch.compile`` (the
-        oneDNN calls are neither differentiable nor exportable, and graphs
-        keep the standard ops of the plain deploy form)."""
+        """Whether the kernels run: a 4-D float32 CPU input, no autograd, and
+        no tracing, scripting, export or compile (the oneDNN calls are
+        neither differentiable nor exportable)."""
         if x.device.type != 'cpu' or x.dtype != torch.float32 or \
                 x.dim() != 4:
             return False
@@ -360,8 +311,6 @@ class CPUKernels:
             return False
         return not (torch.is_grad_enabled() and
                     (x.requires_grad or any(p.requires_grad for p in params)))
-
-    # --- building blocks ----------------------------------------------------
 
     def _buffer(self, role: str, shape: Tuple[int, ...]) -> Tensor:
         numel = math.prod(shape)
@@ -391,16 +340,9 @@ class CPUKernels:
                gelu: bool = False,
                residual: Optional[Tensor] = None,
                role: Optional[str] = None) -> Tensor:
-        """``x @ weight.T + bias`` (then exact GELU, or plus ``residual``)
-        on a 2-D tensor, with the fastest available kernel for this shape
-        class: ATen's BLAS (``'aten'``), oneDNN with a packed weight and the
-        GELU / residual add fused (``'onednn_packed'``) or MKL's packed GEMM
-        (``'mkl_packed'``).
-
-        ``role`` names a scratch buffer that may hold the result (the caller
-        must be done with it before the next call with the same role);
-        without it the result is a new tensor.
-        """
+        """``x @ weight.T + bias`` (then GELU, or plus ``residual``) on a
+        2-D tensor with the fastest kernel. ``role`` names a scratch buffer
+        that may hold the result until the next call with that role."""
         m = x.shape[0]
 
         def aten() -> Tensor:
@@ -438,9 +380,8 @@ class CPUKernels:
 
     def depthwise_conv(self, x: Tensor, weight: Tensor,
                        bias: Tensor) -> Tensor:
-        """A stride-1 'same' depthwise conv (odd kernel, with bias) on NCHW
-        or channels-last memory, whichever is faster for this shape class
-        (the output keeps the layout used)."""
+        """A stride-1 'same' depthwise conv on NCHW or channels-last
+        memory, whichever is faster (the output keeps that layout)."""
         n, c, h, w = x.shape
         k = weight.shape[-1]
 
@@ -461,8 +402,8 @@ class CPUKernels:
         return candidates[name]()
 
     def conv2d(self, conv: nn.Conv2d, x: Tensor) -> Tensor:
-        """A dense conv with ATen's kernel or with a packed oneDNN weight
-        (channels-last), whichever is faster for this shape class."""
+        """A dense conv with ATen or a packed oneDNN weight, whichever is
+        faster."""
 
         def onednn_packed() -> Tensor:
             x_cl = x.contiguous(memory_format=torch.channels_last)
@@ -487,13 +428,10 @@ class CPUKernels:
                            _size_class(h * w), n), candidates)
         return candidates[name]()
 
-    # --- the deploy block ---------------------------------------------------
-
     def block(self, x: Tensor, weights: DeployBlockWeights) -> Tensor:
-        """A deploy block on ``x`` (N, C, H, W), float32, any memory format;
-        the result is in channels-last memory. A batch runs as one or sample
-        by sample (image-sized temporaries that stay in cache), whichever is
-        faster for the shape class."""
+        """A deploy block on float32 ``x`` (N, C, H, W); the result is
+        channels-last. A batch runs as one or sample by sample (temporaries
+        that stay in cache), whichever is faster."""
         x = x.contiguous(memory_format=torch.channels_last)
         if x.shape[0] == 1:
             return self._block(x, weights)
@@ -552,8 +490,7 @@ class CPUKernels:
 
 class KernelBlock(UniRepLKNetBlock):
     """A deploy :class:`UniRepLKNetBlock` whose float32 CPU inference runs
-    the fused kernels (:meth:`CPUKernels.block`); any other call runs the
-    block's own forward. Made by :func:`attach_cpu_kernels`."""
+    :meth:`CPUKernels.block`. Made by :func:`attach_cpu_kernels`."""
 
     cpu_kernels: CPUKernels
 
@@ -588,8 +525,7 @@ def _backbones(model: nn.Module) -> List[UniRepLKNet]:
 
 
 def _kernel_modules(backbone: UniRepLKNet) -> Iterator[nn.Module]:
-    """The blocks and the dense stem / downsampling convs of a backbone
-    (not the depthwise convs inside the blocks)."""
+    """The blocks and the dense stem / downsampling convs of a backbone."""
     for stage in backbone.stages:
         yield from stage
     for layers in backbone.downsample_layers:
@@ -597,21 +533,16 @@ def _kernel_modules(backbone: UniRepLKNet) -> Iterator[nn.Module]:
 
 
 def attach_cpu_kernels(model: nn.Module, **kwargs) -> CPUKernels:
-    """Run the deploy-form UniRepLKNet(s) in ``model`` on the CPU kernels.
-
-    Every deploy block becomes a :class:`KernelBlock` and every dense
-    downsampling conv a :class:`KernelConv2d`, in place (the class changes,
-    the module and its parameters stay). They run the kernels for float32
-    CPU inputs without autograd and their plain forward otherwise.
+    """Run the deploy-form UniRepLKNet(s) in ``model`` on the CPU kernels,
+    in place: blocks become :class:`KernelBlock`, dense downsampling convs
+    :class:`KernelConv2d` (only the class changes).
 
     Args:
-        model (nn.Module): A model containing UniRepLKNet backbones in the
-            deploy form (``switch_to_deploy()``).
+        model (nn.Module): A model containing deploy-form UniRepLKNets.
         **kwargs: Passed to :class:`CPUKernels`.
 
     Returns:
-        CPUKernels: The state shared by the kernels of this model (its
-        kernel choices, overrides and buffers).
+        CPUKernels: The state shared by the kernels of this model.
 
     Raises:
         ValueError: If ``model`` contains no UniRepLKNet, or one in the

@@ -10,12 +10,10 @@ from mmunireplk.models.backbones import UniRepLKNet
 from .cpu_kernels import (CPUKernels, KernelBlock, attach_cpu_kernels,
                           detach_cpu_kernels)
 
-#: Inductor options :func:`prepare_for_inference` compiles a CPU backbone
-#: with (scoped to that compilation): ``freezing`` folds the weights into the
-#: graph as PyTorch recommends for CPU inference; without
-#: ``layout_optimization=False`` inductor would move the convolutions to
-#: channels-last memory, where the large depthwise kernels ran much slower
-#: (docs/speed.md).
+#: Inductor options for a CPU backbone: ``freezing`` folds the weights into
+#: the graph (PyTorch's advice for CPU inference); without
+#: ``layout_optimization=False`` inductor moves the convolutions to
+#: channels-last, where the large depthwise kernels ran much slower.
 CPU_COMPILE_OPTIONS = {'freezing': True, 'layout_optimization': False}
 
 
@@ -23,28 +21,21 @@ def prepare_for_inference(model: nn.Module,
                           cpu_kernels: Optional[bool] = None,
                           compile: bool = False,
                           **compile_kwargs) -> nn.Module:
-    """Turn a model into its fastest inference form, in place.
-
-    Puts ``model`` in eval mode, re-parameterises every UniRepLKNet inside it
-    (``switch_to_deploy()``, exact to fp32 rounding) and stops gradients of
-    its parameters. Works for a bare backbone and for mmdet / mmseg /
-    mmpretrain models alike.
+    """Turn a model into its fastest inference form, in place: eval mode,
+    every UniRepLKNet re-parameterised (exact to fp32 rounding), gradients
+    off.
 
     Args:
         model (nn.Module): A UniRepLKNet or a model containing one.
-        cpu_kernels (bool, optional): Attach the fused CPU kernels
-            (:func:`~mmunireplk.deploy.cpu_kernels.attach_cpu_kernels`),
-            which float32 CPU inference then runs; other devices and dtypes
-            run the plain deploy form. False detaches kernels attached
-            before. Defaults to ``not compile``.
-        compile (bool): ``torch.compile`` every UniRepLKNet instead (the
-            plain deploy form: the kernels are eager-only). On CPU the
-            inductor options default to :data:`CPU_COMPILE_OPTIONS`, scoped
-            to these compilations, and ``dynamic`` to False (one compilation
-            per input size: with dynamic shapes that layout setting failed in
-            torch 2.12's inductor at the second input size). With
-            ``freezing`` the weights are constants of the compiled graph:
-            prepare the model again after changing them. Defaults to False.
+        cpu_kernels (bool, optional): Attach the fused CPU kernels (float32
+            CPU inference runs them); False detaches them. Defaults to
+            ``not compile``.
+        compile (bool): ``torch.compile`` every UniRepLKNet instead. On CPU
+            the options default to :data:`CPU_COMPILE_OPTIONS` and
+            ``dynamic`` to False (with dynamic shapes that layout setting
+            failed in torch 2.12's inductor at the second input size). With
+            ``freezing``, prepare again after changing the weights.
+            Defaults to False.
         **compile_kwargs: Passed to ``nn.Module.compile``.
 
     Returns:
@@ -89,8 +80,7 @@ def prepare_for_inference(model: nn.Module,
 
 
 def cpu_kernels_of(model: nn.Module) -> Optional[CPUKernels]:
-    """The :class:`CPUKernels` attached to ``model`` (its kernel choices,
-    overrides and buffers), or None."""
+    """The :class:`CPUKernels` attached to ``model``, or None."""
     for module in model.modules():
         if isinstance(module, KernelBlock):
             return module.cpu_kernels

@@ -1,21 +1,15 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Reading pretrained weights: weights-only, with an explicit opt-in.
+"""Reading weights: weights-only, with an explicit, logged opt-in.
 
-A checkpoint is untrusted input: unpickling an arbitrary file can run any
-code. :func:`load_weights_file` therefore reads with torch's weights-only
-unpickler and allow-lists only :data:`SAFE_GLOBALS` (numpy scalars, dtypes
-and arrays, which the ``meta`` of mmdet 2.x / mmseg 0.x runner checkpoints
-may hold). A file that needs any other global is refused with
-:class:`UnsafeCheckpointError`, which names the globals and the opt-in.
+Unpickling an arbitrary file can run any code, so :func:`load_weights_file`
+uses torch's weights-only unpickler and allow-lists only
+:data:`SAFE_GLOBALS`; a file that needs another global is refused with
+:class:`UnsafeCheckpointError`. The opt-in: ``trust=True``,
+``trust_checkpoint=True`` in an ``init_cfg``, ``--trust-checkpoint`` in the
+tools, or ``MMUNIREPLK_TRUST_CHECKPOINT=1``.
 
-The opt-in is explicit and logged: ``trust=True`` in the Python API,
-``trust_checkpoint=True`` in the backbone's ``init_cfg``, or the environment
-variable ``MMUNIREPLK_TRUST_CHECKPOINT=1``.
-
-This module is the lowest layer of weight loading: the backbone reads its
-``init_cfg`` checkpoint with it, and :mod:`mmunireplk.checkpoint` builds the
-runner-checkpoint loading and the converters on it. It imports nothing else
-of the package.
+The lowest layer of weight loading (it imports nothing of the package):
+the backbone and :mod:`mmunireplk.checkpoint` build on it.
 """
 import os
 import os.path as osp
@@ -50,37 +44,24 @@ def _numpy_safe_globals() -> List[Tuple[Callable, str]]:
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         names += [(multiarray.scalar, f'{module}.scalar'),
                   (multiarray._reconstruct, f'{module}._reconstruct')]
+    names += [(np.dtype, 'numpy.dtype'), (np.ndarray, 'numpy.ndarray')]
     # Rebuilding a dtype checks its class (e.g. numpy.dtypes.Float64DType).
-    dtype_classes = [
-        type(np.dtype(code)) for code in ('?', 'i1', 'i2', 'i4', 'i8', 'u1',
-                                          'u2', 'u4', 'u8', 'f2', 'f4', 'f8',
-                                          'c8', 'c16', 'U', 'S')
-    ]
-    return names + [(np.dtype, 'numpy.dtype'),
-                    (np.ndarray, 'numpy.ndarray')] + [
-                        (cls, f'numpy.dtypes.{cls.__name__}')
-                        for cls in dtype_classes
-                    ]
+    for code in '? i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8 c8 c16 U S'.split():
+        cls = type(np.dtype(code))
+        names.append((cls, f'numpy.dtypes.{cls.__name__}'))
+    return names
 
 
-#: The only globals the weights-only unpickler may resolve besides torch's
-#: own: numpy scalars, dtypes and arrays (e.g. a ``best_score`` or a
-#: ``PALETTE`` in the ``meta`` of an mmcv 1.x runner checkpoint). None of
-#: them calls code of the file's choosing: the elements of an object array
-#: are themselves unpickled by the same restricted unpickler.
+#: The only globals allowed besides torch's: numpy scalars, dtypes and arrays
+#: (e.g. in the ``meta`` of mmcv 1.x runner checkpoints). None calls code of
+#: the file's choosing: object-array elements go through the same unpickler.
 SAFE_GLOBALS: List[Tuple[Callable, str]] = _numpy_safe_globals()
 SAFE_GLOBAL_NAMES = frozenset(name for _, name in SAFE_GLOBALS)
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint needs globals that weights-only loading does not allow.
-
-    Args:
-        filename (str): The checkpoint.
-        unsafe (Sequence[str]): The globals it needs (may be empty when
-            they could not be listed).
-        detail (str): torch's own message.
-    """
+    """A checkpoint needs globals that weights-only loading does not allow
+    (``unsafe``: their names, maybe empty; ``detail``: torch's message)."""
 
     def __init__(self, filename: str, unsafe: Sequence[str],
                  detail: str = '') -> None:
@@ -124,12 +105,8 @@ def load_weights_file(filename: str,
     Args:
         filename (str): Path of the checkpoint.
         map_location: As for :func:`torch.load`.
-        trust (bool, optional): Unpickle in full (may run code). None
-            defers to the ``MMUNIREPLK_TRUST_CHECKPOINT`` environment
-            variable.
-
-    Returns:
-        object: What the file holds, as ``torch.load`` returns it.
+        trust (bool, optional): Unpickle in full (may run code); None
+            defers to ``MMUNIREPLK_TRUST_CHECKPOINT``.
 
     Raises:
         FileNotFoundError: If the file does not exist.
@@ -162,11 +139,8 @@ def load_weights_file(filename: str,
 
 
 def download_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
-    """Download ``url`` into torch's hub cache (once) and return the path.
-
-    In a distributed run only the first process of each node downloads
-    (``LOCAL_RANK`` 0); the others wait for it and use the cached file.
-    """
+    """Download ``url`` into torch's hub cache (once) and return the path;
+    in a distributed run only ``LOCAL_RANK`` 0 downloads, the others wait."""
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(url.split('?')[0]))
     rank, world_size = get_dist_info()
@@ -192,17 +166,14 @@ def download_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
 
 def read_weights(filename: str,
                  map_location='cpu',
-                 trust: Optional[bool] = None) -> dict:
+                 trust: Optional[bool] = None,
+                 load: Callable[..., object] = load_weights_file) -> dict:
     """Read a checkpoint dict from a local path, ``file://`` or an http(s)
-    URL (downloaded first), as :func:`load_weights_file` does.
-
-    Raises:
-        TypeError: If the file does not hold a dict.
-    """
+    URL (downloaded first) with ``load``; TypeError if it is no dict."""
     path = filename
     if filename.startswith(('http://', 'https://')):
         path = download_checkpoint(filename)
-    checkpoint = load_weights_file(path, map_location, trust)
+    checkpoint = load(path, map_location, trust)
     if not isinstance(checkpoint, dict):
         raise TypeError(f'{filename} holds a {type(checkpoint).__name__}, '
                         'not a checkpoint dict')
@@ -240,8 +211,7 @@ def short_list(names: Iterable[str], limit: int = 8) -> str:
 
 def shape_mismatches(model_state: Mapping[str, Tensor],
                      state_dict: Mapping[str, Tensor]) -> List[str]:
-    """``'key (file SHAPE, model SHAPE)'`` for each shared key whose shapes
-    differ."""
+    """``'key (file SHAPE, model SHAPE)'`` for each differing shared key."""
     return [
         f'{k} (file {tuple(v.shape)}, model {tuple(model_state[k].shape)})'
         for k, v in state_dict.items()

@@ -1,11 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""mmsegmentation-specific parts: checked label loading and the per-class
-IoU metric.
-
-Import it (``custom_imports=dict(imports=['mmunireplk', 'mmunireplk.seg'])``)
-to register ``mmunireplk.LoadCheckedAnnotations`` and
-``mmunireplk.PerClassIoUMetric``. It imports mmseg, never mmdet.
-"""
+"""mmseg parts: checked label loading and the per-class IoU metric
+(``custom_imports=dict(imports=['mmunireplk', 'mmunireplk.seg'])``)."""
 try:
     import mmseg  # noqa: F401
 except ImportError as e:  # pragma: no cover

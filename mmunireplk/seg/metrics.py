@@ -10,17 +10,9 @@ from mmunireplk.registry import METRICS
 
 @METRICS.register_module()
 class PerClassIoUMetric(IoUMetric):
-    """mmseg's ``IoUMetric`` that also returns per-class results.
-
-    Besides ``aAcc``, ``mIoU`` and ``mAcc`` (in percent, as mmseg prints
-    them, as plain floats), the returned dict holds ``per_class`` =
-    ``{class name: {'IoU': .., 'Acc': ..}}`` in percent; classes absent
-    from both the labels and the predictions have ``None`` (NaN in mmseg's
-    table). ``tools/test.py`` writes the whole dict to JSON.
-
-    Only ``iou_metrics=['mIoU']`` is supported. Other arguments are those of
-    ``IoUMetric``.
-    """
+    """mmseg's ``IoUMetric`` (``iou_metrics=['mIoU']`` only) whose results,
+    plain floats in percent, also hold ``per_class = {name: {'IoU', 'Acc'}}``
+    (None for classes absent from labels and predictions)."""
 
     def __init__(self, iou_metrics: List[str] = ['mIoU'], **kwargs) -> None:
         if list(iou_metrics) != ['mIoU']:

@@ -11,27 +11,16 @@ from mmunireplk.registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class LoadCheckedAnnotations(LoadAnnotations):
-    """mmseg's ``LoadAnnotations`` plus checks of the label map.
+    """mmseg's ``LoadAnnotations`` plus checks of the label map, with errors
+    naming the files instead of a bare I/O error, a CUDA device assert, a
+    shape error in the loss or wrong numbers: a missing file
+    (``FileNotFoundError``), a map that is not single-channel of the image's
+    ``ori_shape``, or labels outside ``[0, num_classes)`` and
+    ``ignore_index`` (``ValueError``).
 
-    Raises clear errors, naming the files, for what mmseg would otherwise
-    turn into a bare I/O error, a CUDA device assert, a shape error deep in
-    the loss or the metric, or silently wrong numbers:
-
-    - the label map file does not exist (``FileNotFoundError``);
-    - the label map is not a single-channel image of the image's original
-      size (``ValueError``);
-    - after ``reduce_zero_label`` some label is neither a class index in
-      ``[0, num_classes)`` nor ``ignore_index`` (``ValueError``).
-
-    Put it where ``LoadAnnotations`` would go (in the test pipeline after
-    ``Resize``: the check uses ``ori_shape``, the size of the image file).
-
-    At inference on images that come from no dataset (mmseg's
-    ``inference_model`` and ``MMSegInferencer`` drop only transforms named
-    ``LoadAnnotations`` from the test pipeline), there is no label map to
-    load: a sample that carries neither ``seg_map_path`` nor the
-    ``sample_idx`` every mmengine dataset sample has passes through
-    unchanged. A dataset sample without a label map still raises.
+    Inference inputs (neither ``seg_map_path`` nor ``sample_idx``: mmseg's
+    inferencers drop only transforms named ``LoadAnnotations``) pass
+    through unchanged.
 
     Args:
         num_classes (int): Number of classes of the dataset (150 for
@@ -53,12 +42,11 @@ class LoadCheckedAnnotations(LoadAnnotations):
 
     @staticmethod
     def is_inference_input(results: dict) -> bool:
-        """Whether ``results`` is a bare inference input (an image given to
-        an inferencer), not a sample of a dataset."""
+        """Whether ``results`` is an inferencer's input, not a dataset
+        sample."""
         return 'seg_map_path' not in results and 'sample_idx' not in results
 
     def transform(self, results: dict) -> dict:
-        """Load and check the label map; inference inputs pass through."""
         if self.is_inference_input(results):
             return results
         return super().transform(results)

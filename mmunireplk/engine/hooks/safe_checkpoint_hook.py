@@ -19,28 +19,18 @@ class SafeCheckpointHook(Hook):
     """Write runner checkpoints as plain data, with every process's RNG
     state, and read checkpoints weights-only.
 
-    - Building the hook installs the weights-only checkpoint loaders
-      (:func:`~mmunireplk.checkpoint.install_safe_loaders`), so that
-      ``load_from`` and ``--resume`` of any tool that builds this config
-      (ours, mmdet's, mmseg's, mmpretrain's) read checkpoints weights-only
-      and turn the stored runner state back into mmengine objects.
-    - Before a checkpoint is saved (after EMAHook and the other hooks of
-      higher priority), the message hub's ``HistoryBuffer`` scalars and
-      numpy values are stored as plain data
+    - Building it installs the weights-only loaders
+      (:func:`~mmunireplk.checkpoint.install_safe_loaders`) for any tool
+      that builds the config (ours and the upstream ones).
+    - Before a save, the message hub and meta become plain data
       (:func:`~mmunireplk.checkpoint.runner_state_to_plain`).
-    - The python, numpy, torch and CUDA RNG states of every process are
-      stored too (gathered from all ranks just before the CheckpointHook
-      saves) and each process restores its own on ``--resume``: mmengine
-      re-seeds a resumed run from ``randomness.seed``, so random
-      augmentation, drop path and RoI sampling would otherwise differ from
-      the uninterrupted run. Resuming with another number of processes
-      keeps mmengine's re-seeding and logs a warning. A run resumes
-      exactly when its data workers are re-created every epoch (or there
-      are none): persistent workers of an epoch-based run keep random
-      streams that a checkpoint does not hold.
-
-    Our configs list it in ``custom_hooks``; ``tools/train.py`` adds it to
-    any config.
+    - Every process's RNG states are stored (gathered just before the
+      CheckpointHook saves) and restored on ``--resume``: mmengine re-seeds
+      a resumed run from ``randomness.seed``, so augmentation, drop path and
+      RoI sampling would differ from the uninterrupted run. Another number
+      of processes keeps the re-seeding (with a warning). Persistent data
+      workers of an epoch-based run keep random streams a checkpoint does
+      not hold.
     """
     # After EMAHook (NORMAL), which swaps in the EMA weights when saving,
     # and before CheckpointHook (VERY_LOW), which saves: the RNG states

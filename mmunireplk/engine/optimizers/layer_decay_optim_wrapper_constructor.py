@@ -16,18 +16,12 @@ DEPTH_FUNCTIONS = {
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Optimiser wrapper constructor with layer-wise lr decay.
-
-    Reproduces the grouping of the UniRepLKNet/ConvNeXt detection and
-    segmentation recipes: each parameter gets the layer id returned by the
-    backbone's ``get_layer_depth`` (``get_stage_depth`` for
-    ``decay_type='stage_wise'``), and
-
-    ``lr = base_lr * decay_rate ** (num_layers + 1 - layer_id)``.
-
-    1-D parameters and biases get no weight decay; everything else (GRN
-    ``gamma``/``beta`` are 4-D) gets the optimiser's. Frozen parameters are
-    left out.
+    """Optimiser wrapper constructor with layer-wise lr decay, as the
+    UniRepLKNet / ConvNeXt recipes group parameters:
+    ``lr = base_lr * decay_rate ** (num_layers + 1 - layer_id)`` with the
+    id from the backbone's ``get_layer_depth`` (``get_stage_depth`` for
+    ``'stage_wise'``). 1-D parameters and biases get no weight decay (GRN
+    ``gamma`` / ``beta`` are 4-D and do); frozen parameters are left out.
 
     ``paramwise_cfg`` keys:
         - ``num_layers`` (int): Layer count of the scheme, e.g. 12.

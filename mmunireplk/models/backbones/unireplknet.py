@@ -37,29 +37,21 @@ def _arch(depths, dims, stage3_pattern) -> dict:
 
 @MODELS.register_module()
 class UniRepLKNet(BaseModule):
-    """UniRepLKNet backbone.
-
-    A re-parameterisable large-kernel ConvNet from `UniRepLKNet: A Universal
-    Perception Large-Kernel ConvNet for Audio, Video, Point Cloud, Time-Series
-    and Image Recognition <https://arxiv.org/abs/2311.15599>`_. Parameter
-    names follow the public checkpoints, so they load without renaming.
+    """UniRepLKNet backbone (`UniRepLKNet: A Universal Perception
+    Large-Kernel ConvNet <https://arxiv.org/abs/2311.15599>`_); parameter
+    names follow the public checkpoints.
 
     Args:
-        arch (str | dict): One of ``'atto' 'femto' 'pico' 'nano' 'tiny'
-            'small' 'base' 'large' 'xlarge'`` (or ``'a' 'f' 'p' 'n' 't' 's'
-            'b' 'l' 'xl'``), or a dict with ``depths``, ``dims`` and
+        arch (str | dict): ``'atto'`` ... ``'xlarge'`` (or ``'a' 'f' 'p' 'n'
+            't' 's' 'b' 'l' 'xl'``), or a dict with ``depths``, ``dims`` and
             optionally ``kernel_sizes``. Defaults to ``'tiny'``.
         in_channels (int): Input channels. Defaults to 3.
-        out_indices (Sequence[int]): Stages whose (normalised) outputs are
-            returned. Stages after the last of them are not run and their
-            parameters are frozen (``requires_grad=False``: under DDP every
-            trainable parameter then gets a gradient); they are still built,
-            so that checkpoints load with the same keys. Defaults to
-            ``(0, 1, 2, 3)``.
-        out_norm (bool): Apply the LayerNorm ``norm{i}`` to each returned
-            stage output. False returns the raw stage outputs and builds no
-            ``norm{i}``, as the ImageNet classifier needs (its head pools,
-            then normalises). Defaults to True.
+        out_indices (Sequence[int]): Stages whose outputs are returned.
+            Later stages are built (checkpoints keep their keys) but not run,
+            and frozen so that DDP sees a gradient for every trainable
+            parameter. Defaults to ``(0, 1, 2, 3)``.
+        out_norm (bool): Apply LayerNorm ``norm{i}`` to each output; False
+            builds none, as the ImageNet classifier needs. Defaults to True.
         drop_path_rate (float): Stochastic depth rate, increasing linearly
             over the blocks. Defaults to 0.
         layer_scale_init_value (float, optional): Initial layer scale; None
@@ -67,18 +59,15 @@ class UniRepLKNet(BaseModule):
         kernel_sizes (Sequence[Sequence[int]], optional): Per-block kernel
             sizes overriding the arch's, one sequence per stage.
         frozen_stages (int): -1 freezes nothing, 0 the stem, ``i >= 1`` the
-            stem and stages 1..i (with their downsampling layers and output
-            norms). Defaults to -1.
-        norm_eval (bool): Keep BatchNorm layers in eval mode while training.
+            stem and stages 1..i. Defaults to -1.
+        norm_eval (bool): Keep BN layers in eval mode while training.
             Defaults to False.
-        with_cp (bool): Activation checkpointing of every block.
-            Defaults to False.
-        use_sync_bn (bool): Use SyncBatchNorm for all BNs. Defaults to False.
-        deploy (bool): Build the re-parameterised (deploy) form.
-            Defaults to False.
-        init_cfg (dict | list[dict], optional): Initialisation config. A
-            ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` loads public
-            ImageNet weights (see :meth:`init_weights`).
+        with_cp (bool): Activation checkpointing. Defaults to False.
+        use_sync_bn (bool): Use SyncBatchNorm. Defaults to False.
+        deploy (bool): Build the re-parameterised form. Defaults to False.
+        init_cfg (dict | list[dict], optional): ``dict(type='Pretrained',
+            checkpoint=PATH_OR_URL)`` loads public ImageNet weights (see
+            :meth:`init_weights`).
     """
     arch_settings: Dict[str, dict] = {
         'atto': _arch((2, 2, 6, 2), (40, 80, 160, 320), (13, )),
@@ -226,9 +215,7 @@ class UniRepLKNet(BaseModule):
         return tuple(outs)
 
     def _frozen_modules(self) -> List[nn.Module]:
-        """The modules kept in eval mode without gradients: those of
-        ``frozen_stages`` and the stages after the last output, which the
-        forward does not run."""
+        """Those of ``frozen_stages`` and the stages after the last output."""
         modules = []
         if self.frozen_stages >= 0:
             modules.append(self.downsample_layers[0])
@@ -256,11 +243,8 @@ class UniRepLKNet(BaseModule):
         return self
 
     def switch_to_deploy(self) -> 'UniRepLKNet':
-        """Re-parameterise every block in place into the deploy form.
-
-        Exact in eval mode (to fp32 rounding); idempotent; works on any
-        device. The frozen state is kept.
-        """
+        """Re-parameterise every block in place (exact in eval mode to fp32
+        rounding; idempotent; the frozen state is kept)."""
         for module in self.modules():
             if isinstance(module, UniRepLKNetBlock):
                 module.reparameterize()
@@ -269,13 +253,10 @@ class UniRepLKNet(BaseModule):
         return self
 
     def init_weights(self) -> None:
-        """Initialise like the reference, then load pretrained weights.
-
+        """Initialise like the reference, then load the weights of
         ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None,
-        map_location='cpu', trust_checkpoint=False)``: the file (local path
-        or http(s) URL) is read weights-only unless ``trust_checkpoint``
-        opts in (see :func:`mmunireplk.models.pretrained.load_weights_file`),
-        then loaded with :meth:`load_pretrained_weights`.
+        map_location='cpu', trust_checkpoint=False)`` (path or URL, read
+        weights-only unless trusted) with :meth:`load_pretrained_weights`.
         """
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -305,21 +286,13 @@ class UniRepLKNet(BaseModule):
                                 state_dict: Mapping[str, Tensor],
                                 source: str = 'checkpoint',
                                 logger: Optional[MMLogger] = None) -> None:
-        """Load backbone weights with checks and one readable summary log.
+        """Load un-prefixed backbone weights non-strictly and log a summary.
 
-        Missing or unexpected keys are allowed (and logged: e.g. fresh output
-        norms); a form or shape mismatch, or no matching key at all, is an
-        error.
-
-        Args:
-            state_dict (Mapping[str, Tensor]): Un-prefixed backbone weights
-                (see :meth:`extract_state_dict`).
-            source (str): Names the weights in messages.
-            logger (MMLogger, optional): Defaults to the current logger.
+        Missing or unexpected keys are logged (e.g. fresh output norms).
 
         Raises:
-            RuntimeError: If the weights are in the deploy form and the model
-                in the training form or vice versa, or no key matches.
+            RuntimeError: For weights of the other form (training / deploy)
+                or when no key matches.
             ValueError: If shapes differ (every mismatching key is named).
         """
         logger = logger or MMLogger.get_current_instance()
@@ -349,8 +322,7 @@ class UniRepLKNet(BaseModule):
                          f'{short_list(result.unexpected_keys)}')
         logger.info('\n  '.join(lines))
 
-    # What the backbone knows about its checkpoints. Static / class methods:
-    # the converters and loaders use them without building a model.
+    # Checkpoint helpers; static so that converters need no model.
 
     @staticmethod
     def is_backbone_key(key: str) -> bool:
@@ -374,12 +346,8 @@ class UniRepLKNet(BaseModule):
     @classmethod
     def check_forms(cls, model_state: Mapping[str, Tensor],
                     state_dict: Mapping[str, Tensor], source: str) -> None:
-        """Refuse weights of the other form (training vs deploy) than the
-        model's, with the fix in the message.
-
-        Raises:
-            RuntimeError: If both forms are known and differ.
-        """
+        """Raise RuntimeError (naming the fix) if the weights are of the
+        other form (training vs deploy) than the model's."""
         model_form = cls.state_dict_form(model_state)
         ckpt_form = cls.state_dict_form(state_dict)
         if not (model_form and ckpt_form and model_form != ckpt_form):
@@ -398,19 +366,15 @@ class UniRepLKNet(BaseModule):
     def extract_state_dict(cls,
                            checkpoint: Mapping,
                            prefix: Optional[str] = None) -> StateDict:
-        """Get the UniRepLKNet weights out of any supported checkpoint
-        layout.
-
-        Accepts a raw state dict or one wrapped in ``state_dict`` /
-        ``model``, with or without ``module.`` (DDP) and ``backbone.``
-        (detector, segmentor or mmpretrain classifier) prefixes. Keys that
-        are not the backbone's (see :meth:`is_backbone_key`), e.g. the
-        ImageNet classifier's ``norm.*`` / ``head.*``, are dropped.
+        """The UniRepLKNet weights of a checkpoint: a state dict, maybe
+        wrapped in ``state_dict`` / ``model``, maybe with ``module.`` and
+        ``backbone.`` prefixes; keys not of the backbone (e.g. the ImageNet
+        classifier's ``norm.*`` / ``head.*``) are dropped.
 
         Args:
             checkpoint (Mapping): The loaded checkpoint.
-            prefix (str, optional): Take only keys under this prefix. By
-                default ``backbone.`` is used when any key carries it.
+            prefix (str, optional): Take only keys under this prefix; by
+                default ``backbone.`` when any key carries it.
 
         Raises:
             KeyError: If no key is under ``prefix``.
@@ -432,13 +396,8 @@ class UniRepLKNet(BaseModule):
 
     @classmethod
     def infer_arch(cls, state_dict: Mapping[str, Tensor]) -> dict:
-        """Read the constructor arguments off a state dict (un-prefixed
-        keys, training or deploy form).
-
-        Returns:
-            dict: ``arch`` (depths, dims, kernel_sizes), ``in_channels``,
-            ``out_indices``, ``layer_scale_init_value`` and ``deploy``,
-            ready for ``UniRepLKNet(**kwargs)``.
+        """The constructor arguments (``UniRepLKNet(**kwargs)``) of an
+        un-prefixed state dict of either form.
 
         Raises:
             KeyError: If the keys do not look like a UniRepLKNet.
@@ -478,10 +437,8 @@ class UniRepLKNet(BaseModule):
     @classmethod
     def reparameterize_state_dict(
             cls, state_dict: Mapping[str, Tensor]) -> StateDict:
-        """The deploy form of un-prefixed training-form weights.
-
-        Loads them strictly into a model of the inferred architecture,
-        re-parameterises it in eval mode and returns its state dict.
+        """The deploy form of un-prefixed training-form weights (loaded
+        strictly into the inferred architecture, then re-parameterised).
 
         Raises:
             ValueError: If the weights are already in the deploy form.
@@ -499,24 +456,12 @@ class UniRepLKNet(BaseModule):
                         param_name: str,
                         prefix: str = 'backbone.',
                         num_layers: int = 12) -> Tuple[int, int]:
-        """ConvNeXt-style layer id of a parameter for layer-wise lr decay.
+        """ConvNeXt-style layer id for layer-wise lr decay, and
+        ``num_layers + 2`` (as mmpretrain's backbones return them).
 
         Stem 0; stage 1 -> 1; stage 2 and its downsampling -> 2;
         downsampling 3 -> 3; stage-3 block j -> ``3 + j // 3``; stage 4 and
-        its downsampling -> ``num_layers``; everything else (output norms,
-        and parameters outside the backbone) -> ``num_layers + 1``.
-
-        Args:
-            param_name (str): Parameter name, e.g.
-                ``'backbone.stages.2.4.dwconv.lk_origin.weight'``.
-            prefix (str): Prefix of backbone parameters in ``param_name``.
-                Defaults to ``'backbone.'``.
-            num_layers (int): Layer count of the decay scheme.
-                Defaults to 12.
-
-        Returns:
-            tuple[int, int]: The layer id and the total number of layer ids
-            (``num_layers + 2``), as mmpretrain's backbones return them.
+        its downsampling -> ``num_layers``; the rest -> ``num_layers + 1``.
         """
         total = num_layers + 2
         if not param_name.startswith(prefix):
@@ -535,10 +480,8 @@ class UniRepLKNet(BaseModule):
                         param_name: str,
                         prefix: str = 'backbone.',
                         num_layers: int = 12) -> Tuple[int, int]:
-        """ConvNeXt-style stage id for ``stage_wise`` lr decay.
-
-        Downsampling layers 0; stage i -> ``i + 1``; everything else
-        ``num_layers + 1``. Returns the id and ``num_layers + 2``.
+        """ConvNeXt-style stage id for ``stage_wise`` lr decay: downsampling
+        0, stage i ``i + 1``, else ``num_layers + 1``; and ``num_layers + 2``.
         """
         total = num_layers + 2
         if not param_name.startswith(prefix):

@@ -1,9 +1,6 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
-"""Building blocks of UniRepLKNet and their structural re-parameterisation.
-
-Every module keeps the parameter names of the public checkpoints, so
-``state_dict()`` keys match them exactly.
-"""
+"""Building blocks of UniRepLKNet and their structural re-parameterisation
+(parameter names are those of the public checkpoints)."""
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import (ContextManager, Dict, Iterator, NamedTuple, Optional,
@@ -40,16 +37,8 @@ def build_bn(num_features: int, use_sync_bn: bool = False) -> nn.Module:
 
 def fuse_bn(conv_weight: Tensor, conv_bias: Optional[Tensor],
             bn: nn.modules.batchnorm._BatchNorm) -> Tuple[Tensor, Tensor]:
-    """Fold an eval-mode BN that follows a conv into the conv's parameters.
-
-    Args:
-        conv_weight (Tensor): Conv weight of shape (C_out, ...).
-        conv_bias (Tensor, optional): Conv bias of shape (C_out, ) or None.
-        bn (_BatchNorm): The BN applied to the conv output.
-
-    Returns:
-        tuple[Tensor, Tensor]: The fused weight and bias.
-    """
+    """Fold an eval-mode BN that follows a conv (weight (C_out, ...), bias
+    or None) into the conv's weight and bias."""
     std = (bn.running_var + bn.eps).sqrt()
     scale = bn.weight / std
     bias = bn.bias - bn.running_mean * scale
@@ -60,12 +49,8 @@ def fuse_bn(conv_weight: Tensor, conv_bias: Optional[Tensor],
 
 
 def dilated_to_dense_kernel(kernel: Tensor, dilation: int) -> Tensor:
-    """Turn a dilated kernel into the equivalent dense kernel.
-
-    A ``k x k`` kernel with dilation ``r`` equals a dense kernel of size
-    ``r * (k - 1) + 1`` with ``r - 1`` zeros between the taps. The result is
-    built on the kernel's own device and dtype.
-    """
+    """The dense kernel (size ``r * (k - 1) + 1``, zeros between the taps)
+    equal to a ``k x k`` kernel with dilation ``r``."""
     if dilation == 1:
         return kernel
     k_h, k_w = kernel.shape[-2:]
@@ -102,14 +87,12 @@ def depthwise_conv(channels: int,
 
 @contextmanager
 def keep_bn_statistics(module: nn.Module) -> Iterator[None]:
-    """BN layers of ``module`` leave their running statistics (and batch
-    counts) untouched inside the block.
+    """BN layers of ``module`` leave their running statistics and batch
+    counts untouched inside the block.
 
-    Activation checkpointing runs a block's forward a second time during
-    backward; in train mode its BNs would fold the batch statistics into
-    their running statistics twice. Momentum 0 keeps them (also for the
-    cumulative average of ``momentum=None``), and the batch counts are
-    restored afterwards; the recomputed outputs still use batch statistics.
+    Activation checkpointing runs a block's forward again during backward;
+    in train mode its BNs would update their statistics twice. Momentum 0
+    keeps them (also for ``momentum=None``), the counts are restored after.
     """
     saved = [(bn, bn.momentum, bn.num_batches_tracked.clone())
              for bn in module.modules()
@@ -126,17 +109,12 @@ def keep_bn_statistics(module: nn.Module) -> Iterator[None]:
 
 
 def _recompute_contexts(module: nn.Module) -> Tuple[ContextManager, ...]:
-    """Checkpoint contexts: none for the forward, BN statistics kept for the
-    recomputation."""
+    """Checkpoint contexts: BN statistics kept in the recomputation."""
     return nullcontext(), keep_bn_statistics(module)
 
 
 class DropPath(nn.Module):
-    """Stochastic depth: drop whole residual branches per sample.
-
-    Args:
-        drop_prob (float): Probability of dropping a sample's branch.
-    """
+    """Stochastic depth: drop whole residual branches per sample."""
 
     def __init__(self, drop_prob: float = 0.) -> None:
         super().__init__()
@@ -155,12 +133,7 @@ class DropPath(nn.Module):
 
 
 class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channel dimension of an NCHW tensor.
-
-    Args:
-        num_channels (int): Number of channels C.
-        eps (float): Added to the (biased) variance. Defaults to 1e-6.
-    """
+    """LayerNorm over the channels of an NCHW tensor (eps 1e-6)."""
 
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__(num_channels, eps=eps)
@@ -187,15 +160,14 @@ class NHWCToNCHW(nn.Module):
 
 
 class GRN(nn.Module):
-    """Global Response Normalisation on NHWC tensors (ConvNeXt V2).
-
-    ``y = (gamma * Nx + 1) * x + beta`` with ``Gx`` the L2 norm of ``x`` over
-    H and W and ``Nx = Gx / (mean_C(Gx) + 1e-6)``.
+    """Global Response Normalisation on NHWC tensors (ConvNeXt V2):
+    ``y = (gamma * Nx + 1) * x + beta``, ``Gx`` the L2 norm of ``x`` over H
+    and W, ``Nx = Gx / (mean_C(Gx) + 1e-6)``.
 
     Args:
         dim (int): Number of channels.
-        use_bias (bool): Whether ``beta`` exists. The deploy form folds it
-            into the following linear layer. Defaults to True.
+        use_bias (bool): Whether ``beta`` exists (the deploy form folds it
+            into the next linear layer). Defaults to True.
     """
 
     def __init__(self, dim: int, use_bias: bool = True) -> None:
@@ -206,18 +178,9 @@ class GRN(nn.Module):
             self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim))
 
     def response_scale(self, x: Tensor) -> Tensor:
-        """``gamma * Nx + 1`` for a channels-last ``x``.
-
-        Args:
-            x (Tensor): Shape (N, *spatial, C); the L2 norm runs over all
-                spatial dims.
-
-        Returns:
-            Tensor: Shape (N, C).
-        """
-        # sqrt(sum(x^2)): the L2 norm as one reduction of the squares, which
-        # the deploy-time kernels share. Half-precision inputs
-        # (AMP) are reduced in fp32: x^2 summed over a large map overflows
+        """``gamma * Nx + 1``, (N, C), for a channels-last ``x`` (N, *, C)."""
+        # sqrt(sum(x^2)), as the deploy kernels compute it. Half precision
+        # (AMP) is reduced in fp32: x^2 summed over a large map overflows
         # fp16 and would turn the whole sample into NaN.
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()
@@ -226,9 +189,7 @@ class GRN(nn.Module):
 
     @staticmethod
     def scale_from_squares(sum_of_squares: Tensor, gamma: Tensor) -> Tensor:
-        """``gamma * Nx + 1`` from the per-channel sums of ``x ** 2`` over
-        the spatial dims (shape (N, C)): ``Gx`` is their square root and
-        ``Nx = Gx / (mean_C(Gx) + 1e-6)``."""
+        """``gamma * Nx + 1`` from per-channel sums of ``x ** 2`` (N, C)."""
         gx = sum_of_squares.sqrt()
         nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
         return gamma.reshape(1, -1) * nx + 1
@@ -242,12 +203,7 @@ class GRN(nn.Module):
 
 
 class SEBlock(nn.Module):
-    """Squeeze-and-excitation with 1x1 convs named ``down`` and ``up``.
-
-    Args:
-        channels (int): Input and output channels.
-        internal_channels (int): Channels of the bottleneck.
-    """
+    """Squeeze-and-excitation with 1x1 convs ``down`` and ``up``."""
 
     def __init__(self, channels: int, internal_channels: int) -> None:
         super().__init__()
@@ -260,11 +216,9 @@ class SEBlock(nn.Module):
 
 
 class DilatedReparamBlock(nn.Module):
-    """Large-kernel depthwise conv plus parallel dilated small-kernel convs.
-
-    Training form: ``origin_bn(lk_origin(x)) + sum_b dil_bn_b(dil_conv_b(x))``
-    with every conv depthwise, stride 1 and bias-free. :meth:`reparameterize`
-    merges it into the single biased ``lk_origin`` conv of the deploy form.
+    """Large-kernel depthwise conv plus parallel dilated small-kernel convs:
+    ``origin_bn(lk_origin(x)) + sum_b dil_bn_b(dil_conv_b(x))``, merged by
+    :meth:`reparameterize` into one biased ``lk_origin`` (deploy form).
 
     Args:
         channels (int): Number of channels.
@@ -343,10 +297,8 @@ class DilatedReparamBlock(nn.Module):
 
 
 class DeployBlockWeights(NamedTuple):
-    """The tensors of a deploy-form :class:`UniRepLKNetBlock`, which computes
-    ``x + fc2(g * GELU(fc1(s * dw(x))))`` with the SE gate
-    ``s = sigmoid(se_up(relu(se_down(mean(dw(x))))))`` and the GRN scale
-    ``g = grn_gamma * Nx + 1`` (see :class:`GRN`)."""
+    """The tensors of a deploy-form :class:`UniRepLKNetBlock`:
+    ``x + fc2(g * GELU(fc1(s * dw(x))))``, SE gate ``s``, GRN scale ``g``."""
     dw_weight: Tensor  #: depthwise conv, (C, 1, K, K)
     dw_bias: Tensor  #: (C, )
     se_down_weight: Tensor  #: 1x1 conv, (C // 4, C, 1, 1)
@@ -361,8 +313,7 @@ class DeployBlockWeights(NamedTuple):
 
 
 class UniRepLKNetBlock(nn.Module):
-    """The UniRepLKNet block.
-
+    """The UniRepLKNet block:
     ``x + drop_path(gamma * pwconv2(act(pwconv1(se(norm(dwconv(x)))))))``.
 
     Args:
@@ -446,11 +397,8 @@ class UniRepLKNetBlock(nn.Module):
             context_fn=partial(_recompute_contexts, self))
 
     def deploy_weights(self) -> 'DeployBlockWeights':
-        """The tensors of the deploy form, by role.
-
-        The one accessor for code that computes the deploy block from its
-        tensors (e.g. :mod:`mmunireplk.deploy.cpu_kernels`), so that such
-        code does not depend on the submodule layout.
+        """The tensors of the deploy form, by role (the one accessor of
+        :mod:`mmunireplk.deploy.cpu_kernels`, independent of the layout).
 
         Raises:
             RuntimeError: If the block is not in the deploy form.
