@@ -15,7 +15,6 @@ from tests.helpers import load_tool, run_tool
 from .conftest import DEMO_CONFIG
 
 demo_cls = load_tool('tools/demo_cls.py')
-demo_utils = load_tool('tools/demo_utils.py')
 demo_data = load_tool('tools/demo_cls_data.py')
 COMPLETE_MARKER = demo_data.COMPLETE_MARKER
 DEMO_CLASSES = demo_data.DEMO_CLASSES
@@ -100,29 +99,14 @@ def test_demo_trains_above_chance(tmp_path):
     assert cfg.train_cfg.max_epochs == 10
 
 
-def test_demo_convention_short_run(tmp_path, mmpretrain_scope):
-    """The demo through the shared demo runner (what tools/demo_cls.py
-    runs), on a tiny dataset for one epoch: data, train, test, JSON."""
-    result = demo_utils.run_demo(
-        demo_cls.cls_demo_spec(DEMO_CONFIG),
-        data_root=str(tmp_path / 'data'),
-        work_dir=str(tmp_path / 'work'),
-        data_params=dict(num_train=20, num_val=10, img_size=32),
-        adjust=lambda cfg: demo_cls.set_max_epochs(cfg, 1))
-    top1 = result['metrics']['single_scale']['accuracy/top1']
-    assert 0 <= top1 <= 100
-    with open(osp.join(str(tmp_path / 'work'), 'metrics.json')) as f:
-        assert json.load(f)['metrics'] == result['metrics']
-    assert demo_data_complete(str(tmp_path / 'data'))['train'] == 20
-
-
 def test_demo_cls_tool_convention(tmp_path):
     """tools/demo_cls.py follows the demo convention: data with its
     manifest, one metrics.json with the evaluation's top-1/top-5."""
     work_dir, data_root = str(tmp_path / 'work'), str(tmp_path / 'data')
     result = demo_cls.main([
         '--work-dir', work_dir, '--data-root', data_root, '--epochs', '1',
-        '--num-train', '10', '--num-val', '5', '--cfg-options',
+        '--num-train', '10', '--num-val', '5', '--threads', '0',
+        '--cfg-options',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0',
@@ -133,6 +117,7 @@ def test_demo_cls_tool_convention(tmp_path):
     assert result['task'] == 'cls' and result['data']['num_train'] == 10
     top1 = result['metrics']['single_scale']['accuracy/top1']
     assert 0 <= top1 <= 100
+    assert demo_data_complete(data_root)['train'] == 10
     assert osp.isfile(osp.join(data_root, 'demo_data.json'))
     from PIL import Image
     picture = Image.open(result['picture'])  # the predictions picture
