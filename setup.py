@@ -76,7 +76,7 @@ setup(
         'det': ['mmdet>=3.3.0,<3.4.0'],
         'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex'],
         'cls': ['mmpretrain>=1.2.0,<1.3.0'],
-        'tests': ['pytest', 'pytest-timeout'],
+        'tests': ['pytest', 'pytest-timeout', 'pytest-xdist'],
         'export': ['onnx', 'onnxruntime'],
     },
     zip_safe=False,

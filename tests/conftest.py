@@ -1,8 +1,10 @@
 # Copyright (c) mmunireplk contributors. All rights reserved.
 import logging
+import os
 from typing import List
 
 import pytest
+import torch
 from mmengine.logging import MMLogger
 
 
@@ -31,3 +33,8 @@ def pytest_configure(config):
     # allocator setting that tools/train.py and the demos use on CPU.
     from tests.helpers import import_tool_module
     import_tool_module('launch_utils').keep_freed_memory_for_reuse()
+    # pytest-xdist workers share the cores: torch threads split between
+    # them (oversubscribed OpenMP threads spin and slow everyone down)
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))

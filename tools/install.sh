@@ -210,7 +210,7 @@ want = {'mmengine': '0.10.7', 'mmdet': '3.3.0', 'mmsegmentation': '1.2.2',
         'mmpretrain': '1.2.0'}
 for name, version in want.items():
     assert md.version(name) == version, name
-import ftfy, regex, pytest, pytest_timeout, pycocotools, onnx, onnxruntime  # noqa: F401
+import ftfy, regex, pytest, pytest_timeout, xdist, pycocotools, onnx, onnxruntime  # noqa: F401
 import mmunireplk
 # the editable install must point at this checkout (not an older clone)
 here = os.path.dirname(os.path.dirname(os.path.abspath(mmunireplk.__file__)))
@@ -223,7 +223,8 @@ assert int(md.version('setuptools').split('.')[0]) < 81
 EOF
     log "installing mmengine / mmdet / mmseg / mmpretrain and mmunireplk"
     "${PIP[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 \
-        mmpretrain==1.2.0 ftfy regex pycocotools pytest pytest-timeout onnx \
+        mmpretrain==1.2.0 ftfy regex pycocotools pytest pytest-timeout \
+        pytest-xdist onnx \
         onnxruntime \
         'setuptools>=77,<81'
     "${PIP[@]}" --no-deps -e "$ROOT"

@@ -35,10 +35,17 @@ def _deploy_pair(dim: int, kernel_size: int, seed: int = 0):
     return block, deploy
 
 
-def _backbone_pair(seed: int = 0):
-    """A training-form atto in eval mode and its deploy form, no grads."""
+#: A small arch with every kind of block (the kernel sizes of the stages),
+#: for what compiles (inductor's time grows with the number of blocks).
+SMALL_ARCH = dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32),
+                  kernel_sizes=((3, ), (13, ), (13, 3), (7, )))
+
+
+def _backbone_pair(seed: int = 0, arch='atto'):
+    """A training-form backbone in eval mode and its deploy form, no
+    grads."""
     torch.manual_seed(seed)
-    model = UniRepLKNet('atto', out_indices=(0, 1, 2, 3))
+    model = UniRepLKNet(arch, out_indices=(0, 1, 2, 3))
     randomize_bn_and_scales(model, seed)
     model.eval()
     deploy = copy.deepcopy(model).switch_to_deploy()
@@ -408,7 +415,7 @@ def test_prepare_for_inference_compiled_is_scoped(monkeypatch):
     monkeypatch.setattr(compile_fx, 'fw_compiler_freezing',
                         counting_compiler)
     freezing = inductor_config.freezing
-    model, _ = _backbone_pair(seed=4)
+    model, _ = _backbone_pair(seed=4, arch=SMALL_ARCH)
     x = torch.randn(2, 3, 32, 48)
     torch._dynamo.reset()
     with torch.no_grad():
