@@ -94,6 +94,7 @@ def seg_tiny_options(data_root: str):
     return options
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('how', ['test.py', 'load_from', 'resume'])
 def test_tools(payload, tmp_path, seg_data_root, how):
     path, marker = payload
@@ -130,6 +131,7 @@ def test_opt_in_is_explicit_and_logged(payload, monkeypatch, mm_log):
     assert not osp.exists(marker)
 
 
+@pytest.mark.slow
 def test_test_tool_trust_flag(payload, tmp_path, seg_data_root):
     """--trust-checkpoint lets tools/test.py read the file in full."""
     path, marker = payload

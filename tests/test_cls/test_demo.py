@@ -99,6 +99,7 @@ def test_demo_trains_above_chance(tmp_path):
     assert cfg.train_cfg.max_epochs == 10
 
 
+@pytest.mark.slow
 def test_demo_cls_tool_convention(tmp_path):
     """tools/demo_cls.py follows the demo convention: data with its
     manifest, one metrics.json with the evaluation's top-1/top-5."""
