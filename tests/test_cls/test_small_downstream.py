@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmunireplk.utils import sync_bn_to_bn
 from .conftest import HF, config_path
 
 SMALL = {  # arch, dims[0], ImageNet file, num_layers, det drop path
@@ -15,20 +16,6 @@ SMALL = {  # arch, dims[0], ImageNet file, num_layers, det drop path
 }
 DET = 'cascade-mask-rcnn_unireplknet-{}_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
 SEG = 'upernet_unireplknet-{}_8xb2-160k_ade20k-512x512.py'
-
-
-def sync_bn_to_bn(node):
-    """SyncBN needs a process group; plain BN for a CPU forward."""
-    if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
-        if node.get('use_sync_bn'):
-            node['use_sync_bn'] = False
-        for value in node.values():
-            sync_bn_to_bn(value)
-    elif isinstance(node, list):
-        for value in node:
-            sync_bn_to_bn(value)
 
 
 def build(cfg: Config):
