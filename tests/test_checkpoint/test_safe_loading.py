@@ -10,7 +10,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from mmunireplk.checkpoint import (TRUST_ENV, UnsafeCheckpointError,
-                                   load_checkpoint_file)
+                                   install_safe_loaders, load_checkpoint_file)
 from mmunireplk.models import UniRepLKNet
 from tests.helpers import load_tool
 from tests.helpers import run_tool as run
@@ -20,6 +20,13 @@ CONVERTERS = ('unireplknet_mmdet2_to_mmdet3.py',
               'unireplknet_mmseg0x_to_1x.py',
               'unireplknet_reparameterize.py',
               'unireplknet_to_mmpretrain.py')
+
+
+@pytest.fixture(autouse=True)
+def safe_loaders():
+    """mmengine's loaders as our tools and SafeCheckpointHook install them
+    (importing mmunireplk does not)."""
+    install_safe_loaders()
 
 
 def assert_refused(message: str, path: str, marker: str) -> None:
@@ -46,7 +53,7 @@ def test_backbone_pretrained(payload):
     assert_refused(str(error.value), path, marker)
 
 
-def test_mmengine_loaders_after_import(payload):
+def test_mmengine_loaders_once_installed(payload):
     path, marker = payload
     for load in (lambda: CheckpointLoader.load_checkpoint(path),
                  lambda: _load_checkpoint(path),
