@@ -31,6 +31,8 @@ def mm_log():
 def pytest_configure(config):
     # CPU training in the tests (demos, resume, upstream tools) runs with the
     # allocator setting that tools/train.py and the demos use on CPU.
+    # (this also puts tools/ on sys.path: test modules import its helper
+    # modules, e.g. launch_utils, by name, as the tools there do)
     from tests.helpers import import_tool_module
     import_tool_module('launch_utils').keep_freed_memory_for_reuse()
     # pytest-xdist workers share the cores: torch threads split between

@@ -13,12 +13,11 @@ from mmunireplk.checkpoint import (ATOMIC_BACKEND, AtomicLocalBackend,
                                    UnsafeCheckpointError,
                                    install_safe_loaders)
 from mmunireplk.utils import detect_task, sync_bn_to_bn
-from tests.helpers import import_tool_module
 
-launch_utils = import_tool_module('launch_utils')
-adapt_to_cpu, set_amp, use_atomic_checkpoints = (
-    launch_utils.adapt_to_cpu, launch_utils.set_amp,
-    launch_utils.use_atomic_checkpoints)
+# tools/ is on sys.path (tests/conftest.py)
+from launch_utils import (adapt_to_cpu, set_amp,  # noqa: I100
+                          use_atomic_checkpoints)
+
 
 @pytest.fixture(autouse=True)
 def safe_loaders():

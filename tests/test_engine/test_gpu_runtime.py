@@ -10,15 +10,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.helpers import REPO, import_tool_module, load_tool
+from tests.helpers import REPO, load_tool
 
-# tools/launch_utils.py, the module object the train / test tools import
-runtime = import_tool_module('launch_utils')
-CudaUnusableError = runtime.CudaUnusableError
-check_mmcv_ops = runtime.check_mmcv_ops
-gpu_node_signs = runtime.gpu_node_signs
-resolve_device = runtime.resolve_device
-set_amp = runtime.set_amp
+# tools/ is on sys.path (tests/conftest.py); `runtime` is the module object
+# the train / test tools import, so monkeypatching it reaches them
+import launch_utils as runtime  # noqa: I100
+from launch_utils import (CudaUnusableError, check_mmcv_ops, gpu_node_signs,
+                          resolve_device, set_amp)
 
 pytestmark = pytest.mark.timeout(60)
 
